@@ -1,0 +1,27 @@
+"""Command-line entry points: ``harness``, and ``check-results`` / ``launch-job``.
+
+``check-results`` is ``harness results`` and ``launch-job`` is ``harness launch``: the same
+code under the names the workflows and the README use.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .launch import launch
+from .results import results
+
+__all__ = ["harness_cli", "launch_cli", "results_cli"]
+
+
+@click.group("harness")
+@click.version_option(package_name="harness")
+def harness_cli() -> None:
+    """One experiment = one git branch: launch, track and compare ML runs."""
+
+
+harness_cli.add_command(launch, "launch")
+harness_cli.add_command(results, "results")
+
+results_cli = results
+launch_cli = launch

@@ -1,0 +1,307 @@
+"""Settings: ``harness.yaml`` plus environment overrides, validated once into frozen data.
+
+Precedence, highest first: command-line flag > ``HARNESS_*`` / ``WANDB_*`` variables >
+``harness.yaml`` > defaults. An unknown key or a bad value is a ConfigError whose one-line
+message names the file (or variable) and the key. Unknown ``HARNESS_*`` variables are
+ignored: CI systems set many variables. Core: never imports wandb.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+
+from .errors import BranchError, ConfigError
+from .git import Git, validate_branch
+from .runs import MetricSpec
+
+__all__ = [
+    "BACKENDS",
+    "CONFIG_FILE",
+    "LaunchSettings",
+    "Settings",
+    "WandbSettings",
+    "load_settings",
+    "parse_duration",
+    "parse_settings",
+]
+
+CONFIG_FILE = "harness.yaml"
+BACKENDS = ("local", "wandb")
+Backend = Literal["local", "wandb"]
+_WANDB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+
+
+@dataclass(frozen=True)
+class WandbSettings:
+    project: str = "harness"
+    entity: str | None = None
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    entry_point: str = "train.py"
+    args: tuple[str, ...] = ()
+    seeds: int = 1
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the harness reads from configuration, resolved and validated."""
+
+    root: Path
+    home: Path
+    backend: Backend = "local"
+    baseline_branch: str = "main"
+    wandb: WandbSettings = field(default_factory=WandbSettings)
+    launch: LaunchSettings = field(default_factory=LaunchSettings)
+    metrics: tuple[MetricSpec, ...] = ()
+    source: Path | None = None
+
+    @property
+    def primary_metric(self) -> MetricSpec | None:
+        return next((m for m in self.metrics if m.primary), None)
+
+    def metric(self, name: str) -> MetricSpec | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+def parse_duration(value: object, where: str) -> float:
+    """Seconds from ``90s``, ``30m``, ``2h`` or a bare number of minutes."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value) * 60
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{where}: expected a duration like 90s, 30m or 2h, got {value!r}")
+        number, unit = float(match.group(1)), match.group(2) or "m"
+        seconds = number * {"s": 1, "m": 60, "h": 3600}[unit]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{where}: expected a positive duration, got {value!r}")
+    return seconds
+
+
+class _Reader:
+    """Reads one mapping strictly: every key must be known, every value the right type."""
+
+    def __init__(self, data: object, where: str, known: set[str]) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+        unknown = sorted(str(k) for k in data if k not in known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        self.data = data
+        self.where = where
+
+    def _key(self, key: str) -> str:
+        return f"{self.where}.{key}" if not self.where.endswith(":") else f"{self.where} {key}"
+
+    def get(self, key: str, kind: type, default: Any) -> Any:
+        value = self.data.get(key, default)
+        if value is None:
+            return default
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{self._key(key)}: expected {kind.__name__}, got {value!r}")
+        return value
+
+    def raw(self, key: str) -> object:
+        return self.data.get(key)
+
+
+def _name(value: str, where: str) -> str:
+    if not _WANDB_NAME.match(value):
+        raise ConfigError(f"{where}: {value!r} may only use letters, digits, '.', '_' and '-'")
+    return value
+
+
+def _metrics(data: object, where: str) -> tuple[MetricSpec, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError(f"{where}: expected a list of {{name, goal, primary, min_delta}}")
+    specs: list[MetricSpec] = []
+    for i, item in enumerate(data):
+        here = f"{where}[{i}]"
+        reader = _Reader(item, here, {"name", "goal", "primary", "min_delta"})
+        name = reader.get("name", str, "")
+        if not name.strip():
+            raise ConfigError(f"{here}.name: a metric needs a name")
+        goal = reader.get("goal", str, "")
+        if goal not in ("maximize", "minimize"):
+            raise ConfigError(f"{here}.goal: expected 'maximize' or 'minimize', got {goal!r}")
+        min_delta = reader.get("min_delta", float, None)
+        if min_delta is not None and (not math.isfinite(min_delta) or min_delta < 0):
+            raise ConfigError(f"{here}.min_delta: expected a number >= 0, got {min_delta!r}")
+        if any(s.name == name for s in specs):
+            raise ConfigError(f"{here}.name: metric {name!r} is declared twice")
+        specs.append(
+            MetricSpec(
+                name=name,
+                goal=cast(Any, goal),
+                primary=reader.get("primary", bool, False),
+                min_delta=min_delta,
+            )
+        )
+    primaries = [s.name for s in specs if s.primary]
+    if len(primaries) > 1:
+        raise ConfigError(f"{where}: only one metric may be primary, got {primaries}")
+    if specs and not primaries:  # the first declared metric is primary unless one says so
+        first = specs[0]
+        specs[0] = MetricSpec(first.name, first.goal, True, first.min_delta)
+    return tuple(specs)
+
+
+def parse_settings(data: object, *, source: str) -> dict[str, Any]:
+    """Validate the content of a ``harness.yaml`` into keyword arguments for Settings."""
+    top = _Reader(data, f"{source}:", {"backend", "baseline_branch", "wandb", "launch", "metrics"})
+    out: dict[str, Any] = {}
+    backend = top.get("backend", str, None)
+    if backend is not None:
+        out["backend"] = _backend(backend, f"{source}: backend")
+    baseline = top.get("baseline_branch", str, None)
+    if baseline is not None:
+        out["baseline_branch"] = _branch(baseline, f"{source}: baseline_branch")
+
+    wb = _Reader(top.raw("wandb"), f"{source}: wandb", {"project", "entity", "base_url"})
+    project = wb.get("project", str, WandbSettings.project)
+    entity = wb.get("entity", str, None)
+    out["wandb"] = WandbSettings(
+        project=_name(project, f"{source}: wandb.project"),
+        entity=_name(entity, f"{source}: wandb.entity") if entity else None,
+        base_url=wb.get("base_url", str, None),
+    )
+
+    ln = _Reader(
+        top.raw("launch"), f"{source}: launch", {"entry_point", "args", "seeds", "timeout"}
+    )
+    entry = ln.get("entry_point", str, LaunchSettings.entry_point)
+    if Path(entry).is_absolute() or ".." in Path(entry).parts:
+        raise ConfigError(
+            f"{source}: launch.entry_point: must be a path inside the repo: {entry!r}"
+        )
+    args = ln.get("args", list, [])
+    if not all(isinstance(a, (str, int, float)) for a in args):
+        raise ConfigError(f"{source}: launch.args: expected a list of strings")
+    seeds = ln.get("seeds", int, 1)
+    if not 1 <= seeds <= 100:
+        raise ConfigError(f"{source}: launch.seeds: expected 1 to 100, got {seeds}")
+    timeout = ln.raw("timeout")
+    out["launch"] = LaunchSettings(
+        entry_point=entry,
+        args=tuple(str(a) for a in args),
+        seeds=seeds,
+        timeout_s=parse_duration(timeout, f"{source}: launch.timeout") if timeout else None,
+    )
+    out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
+    return out
+
+
+def _backend(value: str, where: str) -> Backend:
+    if value not in BACKENDS:
+        raise ConfigError(f"{where}: expected one of {', '.join(BACKENDS)}, got {value!r}")
+    return cast(Backend, value)
+
+
+def _branch(value: str, where: str) -> str:
+    try:
+        return validate_branch(value)
+    except BranchError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def read_config_file(path: Path) -> object:
+    """Parse a YAML file; a syntax error is a one-line ConfigError with the position."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_config_text(text, str(path))
+
+
+def parse_config_text(text: str, source: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from exc
+
+
+def load_settings(
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    backend: str | None = None,
+    home: str | Path | None = None,
+    config_text: str | None = None,
+    config_source: str = CONFIG_FILE,
+) -> Settings:
+    """Resolve Settings for the repository containing ``cwd``.
+
+    ``backend`` and ``home`` are command-line flags (highest precedence). ``config_text``
+    replaces the file's content (the local launcher reads a branch's file from git), and
+    ``config_source`` names it in error messages.
+    """
+    env = os.environ if env is None else env
+    cwd = (cwd or Path.cwd()).resolve()
+    git = Git(cwd)
+    root = git.toplevel() or cwd
+    config_path = Path(env["HARNESS_CONFIG"]) if env.get("HARNESS_CONFIG") else root / CONFIG_FILE
+    values: dict[str, Any] = {}
+    source: Path | None = None
+    if config_text is not None:
+        data = parse_config_text(config_text, config_source)
+        values = parse_settings(data, source=config_source)
+    elif config_path.is_file():
+        source = config_path.resolve()
+        values = parse_settings(read_config_file(config_path), source=str(config_path))
+    elif env.get("HARNESS_CONFIG"):
+        raise ConfigError(f"HARNESS_CONFIG: no such file: {config_path}")
+
+    chosen_backend = backend or env.get("HARNESS_BACKEND") or values.get("backend") or "local"
+    where = (
+        "--backend" if backend else "HARNESS_BACKEND" if env.get("HARNESS_BACKEND") else "backend"
+    )
+    values["backend"] = _backend(chosen_backend, where)
+    if env.get("HARNESS_BASELINE_BRANCH"):
+        values["baseline_branch"] = _branch(
+            env["HARNESS_BASELINE_BRANCH"], "HARNESS_BASELINE_BRANCH"
+        )
+
+    wandb = values.get("wandb", WandbSettings())
+    values["wandb"] = WandbSettings(
+        project=_name(env["WANDB_PROJECT"], "WANDB_PROJECT")
+        if env.get("WANDB_PROJECT")
+        else wandb.project,
+        entity=_name(env["WANDB_ENTITY"], "WANDB_ENTITY")
+        if env.get("WANDB_ENTITY")
+        else wandb.entity,
+        base_url=env.get("WANDB_BASE_URL") or wandb.base_url,
+    )
+
+    home_value = home or env.get("HARNESS_HOME")
+    if home_value:
+        home_path = Path(home_value).expanduser()
+        home_path = home_path if home_path.is_absolute() else cwd / home_path
+    else:
+        home_path = (git.main_root() or root) / ".harness"
+    if home_path.exists() and not home_path.is_dir():
+        raise ConfigError(f"HARNESS_HOME: not a directory: {home_path}")
+    return Settings(root=root, home=home_path.resolve(), source=source, **values)

@@ -1,0 +1,116 @@
+"""Git: branch-name validation (pure) and the few git commands the harness runs.
+
+Branch names arrive from users, webhooks and CI, so they are checked against git's own
+ref rules (``git check-ref-format``) before any command sees them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from .errors import BranchError, UsageError
+
+__all__ = [
+    "Git",
+    "validate_branch",
+]
+
+MAX_BRANCH_LENGTH = 255
+_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def validate_branch(name: str) -> str:
+    """Return ``name`` if git would accept it as a branch name, else raise BranchError."""
+    problem = _branch_problem(name)
+    if problem:
+        raise BranchError(f"invalid branch name {name!r}: {problem}")
+    return name
+
+
+def _branch_problem(name: str) -> str | None:
+    if not name:
+        return "it is empty"
+    if len(name) > MAX_BRANCH_LENGTH:
+        return f"longer than {MAX_BRANCH_LENGTH} characters"
+    if _FORBIDDEN.search(name):
+        return "contains a space, control character or one of ~ ^ : ? * [ \\"
+    if name.startswith("-"):
+        return "starts with '-'"
+    if name == "@" or "@{" in name:
+        return "contains '@{' or is '@'"
+    if ".." in name:
+        return "contains '..'"
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return "has an empty path component"
+    if name.endswith("."):
+        return "ends with '.'"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return "a component starts with '.'"
+        if part.endswith(".lock"):
+            return "a component ends with '.lock'"
+    return None
+
+
+class Git:
+    """Runs git in one repository. Errors become one-line UsageErrors."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    def run(self, *args: str, check: bool = True) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=self.cwd,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise UsageError("git is not installed (needed to launch branches)") from exc
+        if check and done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"git {args[0]} failed in {self.cwd}: {detail}")
+        return done.stdout.strip()
+
+    def toplevel(self) -> Path | None:
+        out = self.run("rev-parse", "--show-toplevel", check=False)
+        return Path(out) if out else None
+
+    def main_root(self) -> Path | None:
+        """The main worktree's root (the same for every linked worktree of the repo)."""
+        out = self.run("rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+        if not out:
+            return None
+        common = Path(out)
+        return common.parent if common.name == ".git" else common
+
+    def resolve_branch(self, branch: str) -> str:
+        """Full SHA of a local branch (or its ``origin/`` twin). BranchError if neither exists."""
+        validate_branch(branch)
+        for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+            sha = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+            if sha:
+                return sha
+        raise BranchError(f"branch {branch!r} does not exist in {self.cwd}")
+
+    def current_branch(self) -> str | None:
+        out = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return out or None
+
+    def head_commit(self) -> str | None:
+        return self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False) or None
+
+    def show(self, commit: str, path: str) -> str | None:
+        """A file's content at a commit, or None when the commit has no such file."""
+        done = subprocess.run(
+            ["git", "show", f"{commit}:{path}"],
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout if done.returncode == 0 else None

@@ -1,0 +1,279 @@
+"""The local launcher: runs a branch's committed code in a git worktree, as an agent would.
+
+For each seed it creates the run's manifest (state ``running``) before starting anything,
+so a script that dies before importing harness is still recorded; checks the branch's commit
+out into ``HARNESS_HOME/worktrees/<run-id>``; runs the branch's own entry point with the run
+identity in the environment; streams output to the terminal and ``output.log``; finalizes
+state and exit code from the exit status (a signal, Ctrl-C or the timeout = ``crashed``);
+and removes the worktree. It never runs the working tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..config import CONFIG_FILE, Settings, load_settings
+from ..git import Git
+from ..manifest import now_iso, update_manifest
+from ..runs import RunState
+from ..tracking import new_run_id
+
+__all__ = ["LaunchedRun", "LocalLauncher"]
+
+KILL_GRACE_S = 10.0
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
+
+
+@dataclass(frozen=True)
+class LaunchedRun:
+    run_id: str
+    branch: str
+    commit: str
+    seed: int
+    state: RunState
+    exit_code: int | None
+    reason: str | None
+    duration_s: float
+    run_dir: Path
+
+
+def _describe_failure(lines: list[str], exit_code: int) -> str:
+    """'exit code 1: ValueError: boom' from the last exception line of the output."""
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line.strip()):
+            return f"exit code {exit_code}: {line.strip()[:300]}"
+    return f"exit code {exit_code}"
+
+
+def _format_duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+class LocalLauncher:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        repo: Path,
+        output: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.git = Git(repo)
+        self.output = output or (lambda line: None)
+
+    def branch_settings(self, branch: str, commit: str) -> Settings:
+        """The branch's own harness.yaml at that commit (entry point, metrics, seeds)."""
+        text = self.git.show(commit, CONFIG_FILE)
+        return load_settings(
+            cwd=self.git.cwd,
+            home=self.settings.home,
+            backend="local",
+            config_text=text if text is not None else "",
+            config_source=f"{CONFIG_FILE} at {branch}@{commit[:7]}",
+        )
+
+    def launch(
+        self,
+        branch: str,
+        *,
+        seeds: int | None = None,
+        timeout_s: float | None = None,
+    ) -> list[LaunchedRun]:
+        """Run ``seeds`` runs of the branch's newest commit, one after another."""
+        commit = self.git.resolve_branch(branch)
+        own = self.branch_settings(branch, commit)
+        count = seeds or own.launch.seeds
+        timeout = timeout_s or own.launch.timeout_s
+        results = []
+        for seed in range(count):
+            self.output(
+                f"▶ run {seed + 1}/{count}: {branch} @ {commit[:7]}, seed {seed}"
+                f" ({own.launch.entry_point})"
+            )
+            results.append(self._run_one(own, branch, commit, seed, timeout))
+        return results
+
+    def _run_one(
+        self, own: Settings, branch: str, commit: str, seed: int, timeout: float | None
+    ) -> LaunchedRun:
+        home = self.settings.home
+        run_id = new_run_id()
+        run_dir = home / "runs" / run_id
+        worktree = home / "worktrees" / run_id
+        group = f"{branch}@{commit[:7]}"
+        update_manifest(
+            run_dir,
+            name=f"{branch} s{seed}",
+            branch=branch,
+            commit=commit,
+            seed=seed,
+            group=group,
+            state=RunState.RUNNING.value,
+            exit_code=None,
+            reason=None,
+            created_at=now_iso(),
+            ended_at=None,
+            entry_point=own.launch.entry_point,
+            launcher="local",
+            project=self.settings.wandb.project,
+        )
+        start = time.monotonic()
+        state: RunState = RunState.CRASHED
+        exit_code: int | None = None
+        reason: str | None = "the launcher stopped unexpectedly"
+        try:
+            self.git.run("worktree", "add", "--detach", "--quiet", str(worktree), commit)
+            entry = worktree / own.launch.entry_point
+            if not entry.is_file():
+                state, exit_code = RunState.FAILED, None
+                reason = f"entry point {own.launch.entry_point} does not exist at {commit[:7]}"
+                self.output(f"✘ {reason}")
+            else:
+                env = self._environment(run_id, run_dir, worktree, branch, commit, seed, group)
+                command = [sys.executable, "-u", str(entry), *own.launch.args]
+                prefix = f"{branch} s{seed}"
+                state, exit_code, reason = self._supervise(
+                    command, worktree, env, run_dir / "output.log", prefix, timeout
+                )
+        except KeyboardInterrupt:
+            state, exit_code, reason = RunState.CRASHED, None, "interrupted (Ctrl-C)"
+            raise
+        except Exception as exc:
+            reason = f"launcher error: {exc}"
+            raise
+        finally:
+            duration = time.monotonic() - start
+            update_manifest(
+                run_dir,
+                state=state.value,
+                exit_code=exit_code,
+                reason=reason,
+                ended_at=now_iso(),
+                duration_s=round(duration, 3),
+            )
+            self._remove_worktree(worktree)
+        mark = "✔" if state is RunState.FINISHED else "✘"
+        detail = f" ({reason})" if reason else ""
+        self.output(f"{mark} {branch} s{seed}: {state.value} in {duration:.1f}s{detail}")
+        return LaunchedRun(
+            run_id, branch, commit, seed, state, exit_code, reason, duration, run_dir
+        )
+
+    def _environment(
+        self,
+        run_id: str,
+        run_dir: Path,
+        worktree: Path,
+        branch: str,
+        commit: str,
+        seed: int,
+        group: str,
+    ) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "WANDB_"))}
+        # The branch's own harness package (if it has one) wins over the installed one.
+        pythonpath = [str(worktree), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env.update(
+            PYTHONPATH=os.pathsep.join(pythonpath),
+            PYTHONUNBUFFERED="1",
+            HARNESS_BACKEND="local",
+            HARNESS_HOME=str(self.settings.home),
+            HARNESS_RUN_ID=run_id,
+            HARNESS_RUN_DIR=str(run_dir),
+            HARNESS_BRANCH=branch,
+            HARNESS_COMMIT=commit,
+            HARNESS_SEED=str(seed),
+            HARNESS_GROUP=group,
+            WANDB_RUN_ID=run_id,
+            WANDB_PROJECT=self.settings.wandb.project,
+        )
+        return env
+
+    def _supervise(
+        self,
+        command: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        log_path: Path,
+        prefix: str,
+        timeout: float | None,
+    ) -> tuple[RunState, int | None, str | None]:
+        start = time.monotonic()
+        tail: list[str] = []
+
+        def pump(stream: IO[bytes], log: IO[bytes]) -> None:
+            for raw in iter(stream.readline, b""):
+                log.write(raw)
+                log.flush()
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                tail.append(line)
+                del tail[:-200]
+                self.output(f"[{prefix} {time.monotonic() - start:6.1f}s] {line}")
+
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so a kill reaches children
+            )
+            assert process.stdout is not None
+            reader = threading.Thread(target=pump, args=(process.stdout, log), daemon=True)
+            reader.start()
+            try:
+                code = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._stop(process)
+                reader.join(timeout=5)
+                assert timeout is not None
+                return RunState.CRASHED, None, f"timed out after {_format_duration(timeout)}"
+            except KeyboardInterrupt:
+                self._stop(process)
+                reader.join(timeout=5)
+                raise
+            reader.join()
+        if code == 0:
+            return RunState.FINISHED, 0, None
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            return RunState.CRASHED, code, f"killed by signal {name}"
+        return RunState.FAILED, code, _describe_failure(tail, code)
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the run's process group, then SIGKILL it after a grace period."""
+        for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def _remove_worktree(self, worktree: Path) -> None:
+        if worktree.exists():
+            self.git.run("worktree", "remove", "--force", str(worktree), check=False)
+            shutil.rmtree(worktree, ignore_errors=True)
+        self.git.run("worktree", "prune", check=False)

@@ -1,0 +1,139 @@
+"""The ``harness.json`` run manifest and its ``curves.json`` sibling: the local store's contract.
+
+Two writers share a manifest (see docs/manifest.md): the local launcher creates it before the
+process starts and finalizes state and exit code from the exit status; ``harness.tracking``
+fills in config, summary and curves while the run goes. Every write is atomic (temp file in
+the same directory, then rename), so a reader sees the old or the new file, never half of one.
+Sizes are bounded so that reading hundreds of manifests stays fast. Core: no wandb import.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CURVES_FILE",
+    "CURVE_POINTS",
+    "MANIFEST_FILE",
+    "SCHEMA_VERSION",
+    "CurveBuffer",
+    "bounded",
+    "now_iso",
+    "read_json",
+    "update_manifest",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+MANIFEST_FILE = "harness.json"
+CURVES_FILE = "curves.json"
+SCHEMA_VERSION = 1
+CURVE_POINTS = 256  # per metric, in curves.json
+MAX_STRING = 2000
+MAX_ITEMS = 200
+MAX_DEPTH = 6
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy with long strings cut, long lists and dicts trimmed, NaN/inf as text."""
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value if len(value) <= MAX_STRING else value[:MAX_STRING] + "…"
+    if depth >= MAX_DEPTH:
+        return "…"
+    if isinstance(value, Mapping):
+        items = list(value.items())[:MAX_ITEMS]
+        return {str(k)[:MAX_STRING]: bounded(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple)):
+        return [bounded(v, depth + 1) for v in list(value)[:MAX_ITEMS]]
+    return bounded(str(value), depth)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object. Raises ValueError with a one-line reason when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError("not UTF-8 text") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def update_manifest(run_dir: Path, **changes: Any) -> dict[str, Any]:
+    """Merge ``changes`` into the run's manifest (creating it) and write it atomically."""
+    path = run_dir / MANIFEST_FILE
+    try:
+        manifest = read_json(path) if path.exists() else {}
+    except ValueError:
+        manifest = {}  # a damaged manifest is replaced rather than merged into
+    manifest.setdefault("schema_version", SCHEMA_VERSION)
+    manifest.setdefault("id", run_dir.name)
+    manifest.update(bounded(changes))
+    manifest["updated_at"] = now_iso()
+    write_json_atomic(path, manifest)
+    return manifest
+
+
+class CurveBuffer:
+    """Keeps at most ``limit`` evenly spaced points of a series of any length, plus the last.
+
+    Points are kept at a stride that doubles whenever the buffer fills, so memory and the
+    written curve stay bounded however long the run is.
+    """
+
+    def __init__(self, limit: int = CURVE_POINTS) -> None:
+        self.limit = max(2, limit - 1)  # room for the last point
+        self.points: list[tuple[int, float]] = []
+        self.stride = 1
+        self.seen = 0
+        self.last: tuple[int, float] | None = None
+
+    def add(self, step: int, value: float) -> None:
+        point = (int(step), float(value))
+        self.last = point
+        if self.seen % self.stride == 0:
+            self.points.append(point)
+            if len(self.points) > self.limit:
+                self.points = self.points[::2]
+                self.stride *= 2
+        self.seen += 1
+
+    def snapshot(self) -> list[list[float | int | None]]:
+        points = list(self.points)
+        if self.last is not None and (not points or points[-1] != self.last):
+            points.append(self.last)
+        return [[s, v if math.isfinite(v) else None] for s, v in points]

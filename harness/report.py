@@ -1,0 +1,375 @@
+"""Reports: one Comparison rendered as Markdown (PRs, job summaries), rich text, and JSON.
+
+The JSON is a contract (docs/json-output.md); bump SCHEMA_VERSION when a field changes
+meaning or goes away. Markdown carries a hidden marker so the same PR comment can be
+updated in place; the branch in it is percent-encoded (a valid ref may contain ``-->``).
+Core: never imports wandb, torch, anthropic or github.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+from .compare import BranchResult, Comparison, MetricComparison, Sample, Verdict
+from .runs import Run
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["SCHEMA_VERSION", "Report", "marker"]
+
+SCHEMA_VERSION = 1
+ReportKind = Literal["compare", "summary"]
+
+_ICONS: dict[str, str] = {
+    "better": "✅",
+    "worse": "🔻",
+    "inconclusive": "⚪",
+    "missing": "❔",
+    "failed": "💥",
+}
+_STYLES: dict[str, str] = {
+    "better": "bold green",
+    "worse": "bold red",
+    "inconclusive": "yellow",
+    "missing": "dim",
+    "failed": "bold red",
+}
+_STATE_STYLES = {"finished": "green", "failed": "red", "crashed": "red", "running": "cyan"}
+
+
+def marker(kind: ReportKind, branch: str | None = None) -> str:
+    """The hidden HTML comment that identifies a report in a PR comment."""
+    what = "report" if kind == "summary" else "compare"
+    suffix = f" branch={quote(branch, safe='')}" if branch is not None else ""
+    return f"<!-- harness:{what}{suffix} -->"
+
+
+def fmt_number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+
+
+def fmt_sample(sample: Sample | None) -> str:
+    if sample is None:
+        return "—"
+    if sample.n == 1:
+        return fmt_number(sample.mean)
+    return f"{fmt_number(sample.mean)} ± {fmt_number(sample.std)} (n={sample.n})"
+
+
+def fmt_delta(metric: MetricComparison) -> str:
+    delta = metric.delta
+    if delta is None:
+        return "—"
+    text = f"{delta:+.4g}"
+    if metric.rel_delta is not None:
+        text += f" ({metric.rel_delta:+.1%})"
+    return text
+
+
+def fmt_states(states: dict[str, int]) -> str:
+    return ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no runs"
+
+
+def _goal(metric: MetricComparison) -> str:
+    return "↑" if metric.spec.goal == "maximize" else "↓"
+
+
+def headline(comparison: Comparison, result: BranchResult) -> str:
+    """One sentence: how the branch did on the primary metric."""
+    base = comparison.baseline_branch
+    primary = result.primary
+    if result.runs and all(r.state.value in ("failed", "crashed") for r in result.runs):
+        return f"{result.branch}: every run at {_short(result.commit)} failed or crashed"
+    if primary is None:
+        return f"{result.branch}: no primary metric is declared in harness.yaml"
+    name = primary.spec.name
+    if comparison.baseline is None:
+        return f"{result.branch}: no finished run on the baseline branch {base} to compare with"
+    if primary.candidate is None:
+        return f"{result.branch}: no value of {name} yet ({fmt_states(result.states)})"
+    change = (
+        f"{fmt_sample(primary.candidate)} vs {fmt_sample(primary.baseline)}, {fmt_delta(primary)}"
+    )
+    text = {
+        "better": f"{result.branch} beats {base} on {name}",
+        "worse": f"{result.branch} is worse than {base} on {name}",
+        "inconclusive": f"{result.branch} is within min_delta of {base} on {name}",
+    }.get(primary.verdict, f"{result.branch} vs {base} on {name}")
+    return f"{text}: {change}"
+
+
+def _short(commit: str | None) -> str:
+    return commit[:7] if commit else "?"
+
+
+def _run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "url": run.url,
+        "seed": run.seed,
+        "state": run.state.value,
+        "exit_code": run.exit_code,
+        "reason": run.reason,
+        "created_at": run.created_at,
+        "ended_at": run.ended_at,
+    }
+
+
+def _sample_json(sample: Sample | None) -> dict[str, Any] | None:
+    if sample is None:
+        return None
+    return {"mean": sample.mean, "std": sample.std, "n": sample.n}
+
+
+def _metric_json(metric: MetricComparison) -> dict[str, Any]:
+    ev = metric.evidence
+    return {
+        "name": metric.spec.name,
+        "goal": metric.spec.goal,
+        "primary": metric.spec.primary,
+        "baseline": _sample_json(metric.baseline),
+        "value": _sample_json(metric.candidate),
+        "delta": metric.delta,
+        "rel_delta": metric.rel_delta,
+        "verdict": metric.verdict,
+        "evidence": {
+            "test": ev.test,
+            "threshold": ev.threshold,
+            "p_value": ev.p_value,
+            "n_baseline": ev.n_baseline,
+            "n_candidate": ev.n_candidate,
+            "single_seed": ev.single_seed,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Report:
+    """A comparison to show: ``summary`` focuses on one branch, ``compare`` on many."""
+
+    kind: ReportKind
+    comparison: Comparison
+    warnings: Sequence[str] = ()
+
+    @property
+    def focus(self) -> BranchResult | None:
+        branches = self.comparison.branches
+        return branches[0] if self.kind == "summary" and branches else None
+
+    def verdict(self) -> Verdict | None:
+        focus = self.focus
+        return focus.primary_verdict if focus else None
+
+    # JSON ---------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        comp = self.comparison
+        baseline = comp.baseline
+        winner = comp.winner
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": self.kind,
+            "baseline_branch": comp.baseline_branch,
+            "primary_metric": comp.primary.name if comp.primary else None,
+            "metrics": [spec.as_dict() for spec in comp.metrics],
+            "baseline": None
+            if baseline is None
+            else {
+                "branch": baseline.branch,
+                "commit": baseline.commit,
+                "n": len(baseline.runs),
+                "runs": [_run_json(r) for r in baseline.runs],
+            },
+            "branches": [
+                {
+                    "branch": b.branch,
+                    "commit": b.commit,
+                    "headline": headline(comp, b),
+                    "states": b.states,
+                    "primary_verdict": b.primary_verdict,
+                    "runs": [_run_json(r) for r in b.runs],
+                    "metrics": [_metric_json(m) for m in b.metrics],
+                }
+                for b in comp.branches
+            ],
+            "winner": winner.branch if winner else None,
+            "warnings": list(self.warnings),
+        }
+
+    # Markdown -----------------------------------------------------------------------------
+
+    def to_markdown(self) -> str:
+        focus = self.focus
+        lines = [marker(self.kind, focus.branch if focus else None)]
+        lines += self._md_summary(focus) if focus else self._md_compare()
+        if self.warnings:
+            lines += ["", "<details><summary>Warnings</summary>", ""]
+            lines += [f"- {_md_escape(w)}" for w in self.warnings]
+            lines += ["", "</details>"]
+        return "\n".join(lines) + "\n"
+
+    def _md_baseline(self) -> str:
+        comp = self.comparison
+        if comp.baseline is None:
+            return f"Baseline: no finished run on `{comp.baseline_branch}` yet."
+        base = comp.baseline
+        return f"Baseline: `{base.branch}` @ `{_short(base.commit)}` ({len(base.runs)} run(s))."
+
+    def _md_summary(self, result: BranchResult) -> list[str]:
+        comp = self.comparison
+        icon = _ICONS[result.primary_verdict]
+        lines = [f"### {icon} {_md_escape(headline(comp, result))}", "", self._md_baseline(), ""]
+        base_name = _md_cell(comp.baseline_branch)
+        lines += [
+            f"| metric | goal | {base_name} | {_md_cell(result.branch)} | Δ | verdict |",
+            "|---|:-:|--:|--:|--:|---|",
+        ]
+        for m in result.metrics:
+            name = f"**{_md_cell(m.spec.name)}**" if m.spec.primary else _md_cell(m.spec.name)
+            lines.append(
+                f"| {name} | {_goal(m)} | {fmt_sample(m.baseline)} | {fmt_sample(m.candidate)}"
+                f" | {fmt_delta(m)} | {_ICONS[m.verdict]} {m.verdict} |"
+            )
+        lines += ["", f"Runs at `{_short(result.commit)}`:", ""]
+        lines += ["| run | seed | state | exit code | note |", "|---|--:|---|--:|---|"]
+        for run in result.runs:
+            ident = f"[{run.id}]({run.url})" if run.url else f"`{run.id}`"
+            lines.append(
+                f"| {ident} | {'' if run.seed is None else run.seed} | {run.state.value}"
+                f" | {'' if run.exit_code is None else run.exit_code}"
+                f" | {_md_cell(run.reason or '')} |"
+            )
+        return lines
+
+    def _md_compare(self) -> list[str]:
+        comp = self.comparison
+        winner = comp.winner
+        primary = comp.primary.name if comp.primary else "the primary metric"
+        title = (
+            f"### 🏆 Winner: `{_md_cell(winner.branch)}` ({headline(comp, winner)})"
+            if winner
+            else f"### No branch beats `{comp.baseline_branch}` on {primary}"
+        )
+        lines = [_md_escape(title) if winner else title, "", self._md_baseline(), ""]
+        if not comp.branches:
+            return [*lines, "No experiment branches have runs yet."]
+        head = ["branch", "commit", "runs", "verdict"]
+        for spec in comp.metrics:
+            head += [_md_cell(spec.name) + (" (primary)" if spec.primary else ""), "Δ"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for b in comp.branches:
+            row = [
+                f"`{_md_cell(b.branch)}`",
+                f"`{_short(b.commit)}`",
+                fmt_states(b.states),
+                f"{_ICONS[b.primary_verdict]} {b.primary_verdict}",
+            ]
+            for m in b.metrics:
+                row += [fmt_sample(m.candidate), fmt_delta(m)]
+            lines.append("| " + " | ".join(row) + " |")
+        if comp.baseline:
+            row = [f"`{comp.baseline_branch}` (baseline)", f"`{_short(comp.baseline.commit)}`"]
+            row += [fmt_states({"finished": len(comp.baseline.runs)}), ""]
+            for b_metric in comp.branches[0].metrics:
+                row += [fmt_sample(b_metric.baseline), ""]
+            lines.append("| " + " | ".join(row) + " |")
+        return lines
+
+    # Terminal -----------------------------------------------------------------------------
+
+    def render(self, console: Console) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        comp = self.comparison
+        focus = self.focus
+        for warning in self.warnings:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        base = comp.baseline
+        if base:
+            where = f"@ {_short(base.commit)} ({len(base.runs)} run(s))"
+        else:
+            where = ": no finished run yet"
+        console.print(f"baseline [bold]{comp.baseline_branch}[/] {where}", highlight=False)
+        if focus is not None:
+            verdict = focus.primary_verdict
+            console.print(
+                Text(f"{_ICONS[verdict]} {headline(comp, focus)}", style=_STYLES[verdict])
+            )
+            table = Table(box=None, header_style="bold", pad_edge=False)
+            for col in ("metric", "goal", comp.baseline_branch, focus.branch, "Δ", "verdict"):
+                table.add_column(col, justify="right" if col in ("Δ",) else "left")
+            for m in focus.metrics:
+                table.add_row(
+                    Text(m.spec.name, style="bold" if m.spec.primary else ""),
+                    _goal(m),
+                    fmt_sample(m.baseline),
+                    fmt_sample(m.candidate),
+                    fmt_delta(m),
+                    Text(m.verdict, style=_STYLES[m.verdict]),
+                )
+            console.print(table)
+            runs = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+            for col in ("run", "seed", "state", "exit", "note"):
+                runs.add_column(col)
+            for run in focus.runs:
+                runs.add_row(
+                    run.id,
+                    "" if run.seed is None else str(run.seed),
+                    Text(run.state.value, style=_STATE_STYLES.get(run.state.value, "")),
+                    "" if run.exit_code is None else str(run.exit_code),
+                    run.reason or "",
+                )
+            console.print(runs)
+            return
+        if not comp.branches:
+            console.print("no experiment branches have runs yet")
+            return
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for col in ("branch", "commit", "runs", "verdict"):
+            table.add_column(col)
+        for spec in comp.metrics:
+            table.add_column(spec.name + (" *" if spec.primary else ""), justify="right")
+            table.add_column("Δ", justify="right")
+        for b in comp.branches:
+            cells: list[Text | str] = [
+                b.branch,
+                _short(b.commit),
+                fmt_states(b.states),
+                Text(b.primary_verdict, style=_STYLES[b.primary_verdict]),
+            ]
+            for m in b.metrics:
+                cells += [fmt_sample(m.candidate), fmt_delta(m)]
+            table.add_row(*cells)
+        if base is not None:
+            cells = [Text(f"{comp.baseline_branch} (baseline)", style="dim"), _short(base.commit)]
+            cells += [f"{len(base.runs)} finished", ""]
+            for m in comp.branches[0].metrics:
+                cells += [fmt_sample(m.baseline), ""]
+            table.add_row(*cells)
+        console.print(table)
+        winner = comp.winner
+        if winner:
+            console.print(Text(f"🏆 winner: {headline(comp, winner)}", style="bold green"))
+        else:
+            primary = comp.primary.name if comp.primary else "the primary metric"
+            console.print(f"no branch beats {comp.baseline_branch} on {primary}")
+
+
+def _md_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return _md_escape(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_escape(text: str) -> str:
+    """Neutralise HTML and @-mentions in untrusted text (branch names, run reasons)."""
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "@\u200b")
+    )

@@ -1,0 +1,133 @@
+"""Core data model: runs, their states, and the metrics a repository declares.
+
+Core: pure data, no I/O. Never imports wandb, torch, anthropic or github.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal, Protocol
+
+__all__ = ["Goal", "MetricSpec", "Run", "RunState", "RunStore"]
+
+Goal = Literal["maximize", "minimize"]
+
+
+class RunState(str, Enum):
+    """Where a run is in its life. ``unknown``: a run directory we could not read a state from."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    UNKNOWN = "unknown"
+
+    @property
+    def ended(self) -> bool:
+        return self in (RunState.FINISHED, RunState.FAILED, RunState.CRASHED)
+
+    @classmethod
+    def parse(cls, value: object) -> RunState:
+        """Map any store's state string onto ours (W&B says ``killed`` for crashed runs)."""
+        text = str(value).lower() if value is not None else ""
+        aliases = {"killed": cls.CRASHED, "preempted": cls.CRASHED, "pending": cls.RUNNING}
+        if text in aliases:
+            return aliases[text]
+        try:
+            return cls(text)
+        except ValueError:
+            return cls.UNKNOWN
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric the repository declares in ``harness.yaml``; the primary one picks winners."""
+
+    name: str
+    goal: Goal
+    primary: bool = False
+    min_delta: float | None = None
+
+    def improvement(self, delta: float) -> float:
+        """Signed gain of a change: positive is better whatever the metric's direction."""
+        return delta if self.goal == "maximize" else -delta
+
+    def best(self, values: list[float]) -> float:
+        return max(values) if self.goal == "maximize" else min(values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "goal": self.goal,
+            "primary": self.primary,
+            "min_delta": self.min_delta,
+        }
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run, whichever store it came from."""
+
+    id: str
+    state: RunState
+    branch: str | None = None
+    commit: str | None = None
+    seed: int | None = None
+    group: str | None = None
+    name: str | None = None
+    url: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    created_at: str | None = None
+    ended_at: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def short_commit(self) -> str:
+        return (self.commit or "")[:7]
+
+    def metric(self, name: str, *, which: Literal["final", "best"] = "final") -> float | None:
+        """A summary value, whatever shape W&B stored it in.
+
+        W&B keeps a plain value, or a dict such as ``{"last": v, "max": m}`` when the script
+        called ``define_metric(summary="max,last")``. ``final`` prefers the last value;
+        ``best`` prefers the min/max. Non-finite or missing values give ``None``.
+        """
+        value = self.summary.get(name)
+        if isinstance(value, Mapping):
+            order = ("last", "max", "min", "mean") if which == "final" else ("max", "min", "last")
+            for key in order:
+                if key in value:
+                    return _as_number(value[key])
+            return None
+        return _as_number(value)
+
+
+class RunStore(Protocol):
+    """Where runs are read from: the local store, or W&B (a later adapter)."""
+
+    warnings: list[str]
+
+    def runs(
+        self, *, branch: str | None = None, states: Iterable[RunState] | None = None
+    ) -> list[Run]:
+        """Runs, newest first, optionally of one branch and in some states."""
+        ...
+
+    def get(self, run_id: str) -> Run: ...
+
+    def curve(self, run_id: str, metric: str) -> list[tuple[int, float]]: ...
+
+    def log_tail(self, run_id: str, lines: int = 50) -> list[str]: ...
