@@ -76,8 +76,8 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
+def write_json_atomic(path: Path, data: Any, *, indent: int | None = 1) -> None:
+    write_text_atomic(path, json.dumps(data, indent=indent, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:

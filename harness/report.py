@@ -88,6 +88,8 @@ def headline(comparison: Comparison, result: BranchResult) -> str:
         return f"{result.branch}: every run at {_short(result.commit)} failed or crashed"
     if primary is None:
         return f"{result.branch}: no primary metric is declared in harness.yaml"
+    if result.branch == base:
+        return f"{base} is the baseline: {primary.spec.name} {fmt_sample(primary.candidate)}"
     name = primary.spec.name
     if comparison.baseline is None:
         return f"{result.branch}: no finished run on the baseline branch {base} to compare with"

@@ -169,7 +169,7 @@ class Tracker:
         if run_dir is None:
             return
         curves = {name: buf.snapshot() for name, buf in self._curves.items() if buf.seen}
-        write_json_atomic(run_dir / CURVES_FILE, curves)
+        write_json_atomic(run_dir / CURVES_FILE, curves, indent=None)
         update_manifest(run_dir, config=self.config, summary=self._summary, **extra)
         self._last_write = time.monotonic()
 

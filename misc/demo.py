@@ -1,0 +1,107 @@
+"""`make demo`: the whole branch-experiment loop on this machine, with no accounts.
+
+In a scratch clone of this repository (your branches and your .harness/ are never touched)
+it commits two experiment branches that change the training code, one that should help
+and one that should hurt, plus one with a bug; runs all of them and a baseline on `main`
+with the local launcher; then compares them and names the winner.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TRAIN = "experiments/digits/train.py"
+
+# branch -> (commit message, [(text in train.py, replacement)])
+EXPERIMENTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "exp/wider-mlp": ("Widen the hidden layer from 8 to 64 units", [("hidden = 8 ", "hidden = 64 ")]),
+    "exp/high-lr": ("Raise the learning rate to 1.5", [("lr = 0.05 ", "lr = 1.5 ")]),
+    "exp/broken-input": (
+        "Feed 63 input features (an off-by-one bug)",
+        [("width, blocks = 64, []", "width, blocks = 63, []")],
+    ),
+}
+
+
+def say(text: str) -> None:
+    bold = "\033[1m" if sys.stdout.isatty() else ""
+    reset = "\033[0m" if bold else ""
+    print(f"\n{bold}{text}{reset}", flush=True)
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"demo: git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def make_branch(repo: Path, branch: str, message: str, edits: list[tuple[str, str]]) -> None:
+    git(repo, "checkout", "--quiet", "-b", branch, "main")
+    path = repo / TRAIN
+    text = path.read_text()
+    for old, new in edits:
+        if old not in text:
+            sys.exit(f"demo: {TRAIN} no longer contains {old!r}; update misc/demo.py")
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    git(repo, "commit", "--quiet", "-am", message)
+    git(repo, "checkout", "--quiet", "main")
+    print(f"  {branch}: {message}")
+
+
+def main() -> int:
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="harness-demo-"))
+    repo, home = scratch / "repo", scratch / "store"
+    say(f"1. A scratch clone of this repository in {repo}")
+    git(ROOT, "clone", "--quiet", "--no-hardlinks", str(ROOT), str(repo))
+    git(repo, "checkout", "--quiet", "-B", "main")
+    git(repo, "remote", "remove", "origin")
+    git(repo, "config", "user.name", "Harness Demo")
+    git(repo, "config", "user.email", "demo@harness.invalid")
+
+    say("2. Experiment branches, each one commit on top of main")
+    for branch, (message, edits) in EXPERIMENTS.items():
+        make_branch(repo, branch, message, edits)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "WANDB_"))}
+    env.update(HARNESS_HOME=str(home), HARNESS_BACKEND="local")
+    branches = ["main", *EXPERIMENTS]
+    for i, branch in enumerate(branches, 1):
+        say(f"3.{i} launch-job --branch {branch}   ({i}/{len(branches)})")
+        # A failing branch exits 1; the demo goes on, as a team's loop would.
+        subprocess.run([str(BIN / "launch-job"), "--branch", branch], cwd=repo, env=env, check=False)
+
+    say("4. check-results compare: every branch against main")
+    done = subprocess.run([str(BIN / "check-results"), "compare"], cwd=repo, env=env, check=False)
+
+    say(f"Done in {time.monotonic() - started:.0f}s. Everything is in {scratch}:")
+    print(f"  runs     {home}/runs/<run-id>/  (harness.json, curves.json, output.log, wandb/)")
+    print(f"  reports  {home}/reports/<branch>.md  (what a PR comment would say)")
+    print("\nTry next (from this repository):")
+    prefix = f"HARNESS_HOME={home} {BIN.relative_to(ROOT) if BIN.is_relative_to(ROOT) else BIN}/"
+    for command in (
+        "check-results compare --format md",
+        "check-results summary --branch exp/wider-mlp",
+        "check-results summary --branch exp/broken-input",
+        "check-results runs --state failed",
+        "check-results compare --format json",
+    ):
+        print(f"  {prefix}{command}")
+    print(f"\nRemove it all with: rm -rf {scratch}")
+    if shutil.which("wandb") is None and not (BIN / "wandb").exists():
+        print("(wandb is missing from this environment; runs were not tracked)")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
