@@ -97,12 +97,13 @@ class _Reader:
     def __init__(self, data: object, where: str, known: set[str]) -> None:
         if data is None:
             data = {}
+        here = where.rstrip(":")
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+            raise ConfigError(f"{here}: expected a mapping, got {type(data).__name__}")
         unknown = sorted(str(k) for k in data if k not in known)
         if unknown:
             raise ConfigError(
-                f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+                f"{here}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
             )
         self.data = data
         self.where = where

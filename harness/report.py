@@ -255,11 +255,11 @@ class Report:
         winner = comp.winner
         primary = comp.primary.name if comp.primary else "the primary metric"
         title = (
-            f"### 🏆 Winner: `{_md_cell(winner.branch)}` ({headline(comp, winner)})"
+            f"### 🏆 Winner: {_md_escape(headline(comp, winner))}"
             if winner
-            else f"### No branch beats `{comp.baseline_branch}` on {primary}"
+            else f"### No branch beats `{comp.baseline_branch}` on {_md_escape(primary)}"
         )
-        lines = [_md_escape(title) if winner else title, "", self._md_baseline(), ""]
+        lines = [title, "", self._md_baseline(), ""]
         if not comp.branches:
             return [*lines, "No experiment branches have runs yet."]
         head = ["branch", "commit", "runs", "verdict"]
@@ -296,10 +296,10 @@ class Report:
             console.print(f"[yellow]warning:[/] {warning}", highlight=False)
         base = comp.baseline
         if base:
-            where = f"@ {_short(base.commit)} ({len(base.runs)} run(s))"
+            where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))"
         else:
             where = ": no finished run yet"
-        console.print(f"baseline [bold]{comp.baseline_branch}[/] {where}", highlight=False)
+        console.print(f"baseline [bold]{comp.baseline_branch}[/]{where}", highlight=False)
         if focus is not None:
             verdict = focus.primary_verdict
             console.print(

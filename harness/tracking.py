@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from .config import Settings, load_settings
 from .git import Git
@@ -208,10 +208,18 @@ class Tracker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
-            self.finish()
-        else:
-            self.finish(exit_code=1, reason=f"{type(exc).__name__}: {exc}"[:500])
+        code, reason = _exit_status(exc)
+        self.finish(exit_code=code, reason=reason)
+
+
+def _exit_status(exc: BaseException | None) -> tuple[int, str | None]:
+    """The exit code and reason a run ends with when ``exc`` escapes the script."""
+    if exc is None:
+        return 0, None
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        return code, None if code == 0 else f"exit code {code}"
+    return 1, f"{type(exc).__name__}: {exc}"[:500]
 
 
 def init(
@@ -288,11 +296,15 @@ def _finish_at_exit(tracker: Tracker) -> None:
     def at_exit() -> None:
         if tracker.finished:
             return
-        if escaped:
-            exc = escaped[-1]
-            tracker.finish(exit_code=1, reason=f"{type(exc).__name__}: {exc}"[:500])
-        else:
-            tracker.finish()
+        code, reason = _exit_status(escaped[-1] if escaped else None)
+        tracker.finish(exit_code=code, reason=reason)
+
+    original_exit = sys.exit
+
+    def exit_hook(status: str | int | None = None) -> NoReturn:
+        escaped.append(SystemExit(status))  # sys.exit never reaches excepthook
+        original_exit(status)
 
     sys.excepthook = hook
+    sys.exit = exit_hook
     atexit.register(at_exit)

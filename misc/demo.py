@@ -22,7 +22,10 @@ TRAIN = "experiments/digits/train.py"
 
 # branch -> (commit message, [(text in train.py, replacement)])
 EXPERIMENTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "exp/wider-mlp": ("Widen the hidden layer from 8 to 64 units", [("hidden = 8 ", "hidden = 64 ")]),
+    "exp/wider-mlp": (
+        "Widen the hidden layer from 8 to 64 units",
+        [("hidden = 8 ", "hidden = 64 ")],
+    ),
     "exp/high-lr": ("Raise the learning rate to 1.5", [("lr = 0.05 ", "lr = 1.5 ")]),
     "exp/broken-input": (
         "Feed 63 input features (an off-by-one bug)",
@@ -79,7 +82,9 @@ def main() -> int:
     for i, branch in enumerate(branches, 1):
         say(f"3.{i} launch-job --branch {branch}   ({i}/{len(branches)})")
         # A failing branch exits 1; the demo goes on, as a team's loop would.
-        subprocess.run([str(BIN / "launch-job"), "--branch", branch], cwd=repo, env=env, check=False)
+        subprocess.run(
+            [str(BIN / "launch-job"), "--branch", branch], cwd=repo, env=env, check=False
+        )
 
     say("4. check-results compare: every branch against main")
     done = subprocess.run([str(BIN / "check-results"), "compare"], cwd=repo, env=env, check=False)

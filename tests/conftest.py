@@ -1,0 +1,121 @@
+"""Shared fixtures: a clean environment, stores written by the real manifest writer, and
+temporary git repositories for end-to-end launcher tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.manifest import update_manifest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+METRICS_YAML = """\
+metrics:
+  - {name: val/accuracy, goal: maximize, primary: true, min_delta: 0.01}
+  - {name: val/loss, goal: minimize}
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The host's HARNESS_* and WANDB_* variables never leak into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("HARNESS_", "WANDB_")):
+            monkeypatch.delenv(name)
+    yield
+
+
+def write_run(home: Path, run_id: str, **fields: Any) -> Path:
+    """A run directory written through the same function the launcher and tracking use."""
+    defaults: dict[str, Any] = {
+        "branch": "main",
+        "commit": "a" * 40,
+        "seed": 0,
+        "state": "finished",
+        "exit_code": 0,
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "summary": {},
+        "config": {},
+    }
+    defaults.update(fields)
+    run_dir = home / "runs" / run_id
+    update_manifest(run_dir, **defaults)
+    return run_dir
+
+
+def acc(value: float, loss: float | None = None) -> dict[str, Any]:
+    """A summary in W&B's define_metric(summary="max,last") shape."""
+    summary: dict[str, Any] = {"val/accuracy": {"last": value, "max": value}}
+    if loss is not None:
+        summary["val/loss"] = {"last": loss, "min": loss}
+    return summary
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty git repository on branch main with a harness.yaml and an identity."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "config", "user.name", "Test")
+    git(path, "config", "user.email", "test@example.invalid")
+    (path / "harness.yaml").write_text(
+        "wandb: {project: test}\nlaunch: {entry_point: train.py}\n" + METRICS_YAML
+    )
+    return path
+
+
+def commit_file(repo: Path, name: str, text: str, *, branch: str | None = None) -> str:
+    if branch:
+        git(repo, "checkout", "--quiet", "-B", branch)
+    (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", f"update {name}")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def offline_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The test process's environment without HARNESS_*/WANDB_*, plus ``extra``."""
+    import os
+
+    env = {
+        k: v for k, v in (base or os.environ).items() if not k.startswith(("HARNESS_", "WANDB_"))
+    }
+    env.update(extra)
+    return env
+
+
+def run_python(code: str, *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+PLAIN_WANDB_RUN = """
+import os, wandb
+d = os.environ["RUN_DIR"]
+os.makedirs(d, exist_ok=True)
+os.environ.update(WANDB_MODE="offline", WANDB_ERROR_REPORTING="false", WANDB_SILENT="true",
+                  WANDB_DIR=d, WANDB_DATA_DIR=d, WANDB_CACHE_DIR=d, WANDB_CONFIG_DIR=d)
+run = wandb.init(project="plain", id=os.environ["RUN_ID"], dir=d,
+                 config={"branch": "exp/plain", "commit": "b" * 40, "lr": 0.1})
+for step in range(5):
+    run.log({"val/accuracy": 0.5 + step / 10}, step=step)
+print("plain run says hello")
+run.finish()
+"""

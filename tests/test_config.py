@@ -1,0 +1,133 @@
+"""Settings: harness.yaml + environment, validated once, with clear one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_settings, parse_duration
+from harness.errors import ConfigError
+from harness.runs import MetricSpec
+
+from .conftest import REPO_ROOT
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "harness.yaml").write_text(text)
+    return tmp_path
+
+
+def test_the_committed_harness_yaml_is_valid() -> None:
+    settings = load_settings(cwd=REPO_ROOT, env={})
+    assert settings.backend == "local"
+    assert settings.launch.entry_point == "experiments/digits/train.py"
+    assert (REPO_ROOT / settings.launch.entry_point).is_file()
+    assert settings.primary_metric == MetricSpec("val/accuracy", "maximize", True, 0.005)
+    assert settings.home == REPO_ROOT / ".harness"
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    settings = load_settings(cwd=tmp_path, env={})
+    assert settings.backend == "local"
+    assert settings.baseline_branch == "main"
+    assert settings.metrics == ()
+    assert settings.home == (tmp_path / ".harness").resolve()
+
+
+def test_first_metric_is_primary_unless_one_says_so(tmp_path: Path) -> None:
+    write(tmp_path, "metrics:\n  - {name: loss, goal: minimize}\n  - {name: acc, goal: maximize}\n")
+    settings = load_settings(cwd=tmp_path, env={})
+    assert settings.primary_metric is not None
+    assert settings.primary_metric.name == "loss"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour: blue\n", "harness.yaml: unknown key 'colour'"),
+        ("backend: cloud\n", "backend: expected one of local, wandb, got 'cloud'"),
+        ("metrics:\n  - {name: acc, goal: up}\n", "metrics[0].goal: expected 'maximize' or"),
+        (
+            "metrics:\n  - {name: acc, goal: maximize, colour: 1}\n",
+            "metrics[0]: unknown key 'colour'",
+        ),
+        ("metrics:\n  - {goal: maximize}\n", "metrics[0].name: a metric needs a name"),
+        (
+            "metrics:\n  - {name: a, goal: maximize, min_delta: -1}\n",
+            "min_delta: expected a number >= 0",
+        ),
+        (
+            "metrics:\n  - {name: a, goal: maximize, primary: true}\n"
+            "  - {name: b, goal: minimize, primary: true}\n",
+            "only one metric may be primary",
+        ),
+        (
+            "metrics:\n  - {name: a, goal: maximize}\n  - {name: a, goal: maximize}\n",
+            "declared twice",
+        ),
+        ("metrics: {name: a}\n", "metrics: expected a list"),
+        ("launch: {seeds: many}\n", "launch.seeds: expected int, got 'many'"),
+        ("launch: {seeds: 0}\n", "launch.seeds: expected 1 to 100"),
+        ("launch: {timeout: soon}\n", "launch.timeout: expected a duration"),
+        ("launch: {entry_point: ../x.py}\n", "launch.entry_point: must be a path inside the repo"),
+        ("baseline_branch: 'a..b'\n", "baseline_branch: invalid branch name 'a..b'"),
+        ("wandb: {project: 'has space'}\n", "wandb.project: 'has space' may only use"),
+        ("- just\n- a list\n", "expected a mapping, got list"),
+        ("metrics: [\n", "not valid YAML (line 2, column 1)"),
+    ],
+)
+def test_bad_settings_are_one_line_errors_naming_file_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cwd=tmp_path, env={})
+    error = str(caught.value)
+    assert message in error
+    assert str(tmp_path / "harness.yaml") in error
+    assert "\n" not in error
+
+
+def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
+    write(tmp_path, "backend: wandb\nwandb: {project: from-file}\n")
+    assert load_settings(cwd=tmp_path, env={}).backend == "wandb"
+    assert load_settings(cwd=tmp_path, env={"HARNESS_BACKEND": "local"}).backend == "local"
+    flagged = load_settings(cwd=tmp_path, env={"HARNESS_BACKEND": "local"}, backend="wandb")
+    assert flagged.backend == "wandb"
+    assert load_settings(cwd=tmp_path, env={"WANDB_PROJECT": "env-p"}).wandb.project == "env-p"
+    assert load_settings(cwd=tmp_path, env={}).wandb.project == "from-file"
+
+
+def test_bad_environment_values_name_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^HARNESS_BACKEND: expected one of local, wandb"):
+        load_settings(cwd=tmp_path, env={"HARNESS_BACKEND": "gpu"})
+    with pytest.raises(ConfigError, match=r"^HARNESS_CONFIG: no such file"):
+        load_settings(cwd=tmp_path, env={"HARNESS_CONFIG": str(tmp_path / "nope.yaml")})
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="HARNESS_HOME: not a directory"):
+        load_settings(cwd=tmp_path, env={"HARNESS_HOME": str(tmp_path / "file")})
+
+
+def test_unknown_harness_variables_are_ignored(tmp_path: Path) -> None:
+    assert load_settings(cwd=tmp_path, env={"HARNESS_SOMETHING_ELSE": "x"}).backend == "local"
+
+
+def test_home_is_absolute_and_flag_wins(tmp_path: Path) -> None:
+    env = {"HARNESS_HOME": "relative/store"}
+    assert load_settings(cwd=tmp_path, env=env).home == (tmp_path / "relative/store").resolve()
+    flagged = load_settings(cwd=tmp_path, env=env, home=tmp_path / "flag")
+    assert flagged.home == (tmp_path / "flag").resolve()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), (5, 300), ("1.5", 90)]
+)
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value, "x") == seconds
+
+
+@pytest.mark.parametrize("value", ["0s", "-1m", "fast", "1d", True])
+def test_bad_durations(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"^x: "):
+        parse_duration(value, "x")

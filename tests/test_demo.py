@@ -1,0 +1,55 @@
+"""`make demo` end to end: baseline and experiment branches run, compared, winner named."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO_ROOT, offline_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
+    user_store = REPO_ROOT / ".harness" / "runs"
+    runs_before = sorted(user_store.iterdir()) if user_store.exists() else []
+    before = subprocess.run(
+        ["git", "branch", "--list"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "misc" / "demo.py")],
+        cwd=REPO_ROOT,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "winner: exp/wider-mlp beats main on val/accuracy" in out
+    assert re.search(r"exp/high-lr\s+\w+\s+1 finished\s+worse", out)
+    assert re.search(r"exp/broken-input\s+\w+\s+1 failed\s+failed", out)
+    scratch = Path(re.search(r"Everything is in (\S+):", out).group(1))  # type: ignore[union-attr]
+    try:
+        reports = scratch / "store" / "reports"
+        assert {p.name for p in (reports / "exp").iterdir()} == {
+            "wider-mlp.md",
+            "high-lr.md",
+            "broken-input.md",
+        }
+        assert (
+            "RuntimeError: mat1 and mat2 shapes"
+            in (reports / "exp" / "broken-input.md").read_text()
+        )
+    finally:
+        shutil.rmtree(scratch)
+    after = subprocess.run(
+        ["git", "branch", "--list"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert before == after
+    assert (sorted(user_store.iterdir()) if user_store.exists() else []) == runs_before

@@ -1,0 +1,188 @@
+"""End to end: launch-job runs a branch's committed code in a worktree and records it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.runs import RunState
+from harness.stores.local import LocalStore
+
+from .conftest import BIN, commit_file, git, offline_env
+
+pytestmark = pytest.mark.slow
+
+TRACKED = """
+import sys
+from harness import tracking
+run = tracking.init(config={"lr": 0.1})
+print("training with seed", run.config["seed"])
+run.log({"val/accuracy": ACC, "val/loss": 0.3}, step=1)
+run.finish()
+"""
+
+
+def launch(
+    repo: Path, home: Path, *args: str, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "launch-job"), *args],
+        cwd=repo,
+        env=offline_env(HARNESS_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+def only_run(home: Path, branch: str) -> tuple[LocalStore, str]:
+    store = LocalStore(home)
+    [run] = store.runs(branch=branch)
+    return store, run.id
+
+
+def test_finished_run_is_tracked_reported_and_cleaned_up(repo: Path, home: Path) -> None:
+    base_commit = commit_file(repo, "train.py", TRACKED.replace("ACC", "0.90"))
+    assert launch(repo, home, "--branch", "main").returncode == 0
+    commit = commit_file(repo, "train.py", TRACKED.replace("ACC", "0.95"), branch="exp/good")
+    # Uncommitted edits are never run: the launcher runs the commit, not the working tree.
+    (repo / "train.py").write_text("raise SystemExit('the working tree was run')\n")
+
+    done = launch(repo, home, "--branch", "exp/good", "--seeds", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[exp/good s0" in done.stdout and "training with seed 1" in done.stdout
+    assert "exp/good beats main on val/accuracy" in done.stdout
+
+    store = LocalStore(home)
+    runs = sorted(store.runs(branch="exp/good"), key=lambda r: r.seed or 0)
+    assert [(r.state, r.exit_code, r.seed, r.commit) for r in runs] == [
+        (RunState.FINISHED, 0, 0, commit),
+        (RunState.FINISHED, 0, 1, commit),
+    ]
+    assert {r.group for r in runs} == {f"exp/good@{commit[:7]}"}
+    assert runs[0].config["branch"] == "exp/good" and runs[0].config["lr"] == 0.1
+    assert runs[0].metric("val/accuracy") == 0.95
+    assert "training with seed 0" in store.log_tail(runs[0].id)
+    assert store.runs(branch="main")[0].commit == base_commit
+
+    report = (home / "reports" / "exp" / "good.md").read_text()
+    assert report.startswith("<!-- harness:report branch=exp%2Fgood -->")
+    assert "| **val/accuracy** | ↑ | 0.9 | 0.95 ± 0 (n=2) | +0.05 (+5.6%) | ✅ better |" in report
+    assert not any((home / "worktrees").iterdir())
+    assert git(repo, "worktree", "list").count("\n") == 0  # only the main worktree is left
+
+
+def test_failed_run_keeps_its_traceback(repo: Path, home: Path) -> None:
+    script = "print('step 1 ok')\ndef step():\n    raise ValueError('loss exploded')\nstep()\n"
+    commit_file(repo, "train.py", script, branch="exp/fails")
+    done = launch(repo, home, "--branch", "exp/fails")
+    assert done.returncode == 1
+    store, run_id = only_run(home, "exp/fails")
+    run = store.get(run_id)
+    assert (run.state, run.exit_code) == (RunState.FAILED, 1)
+    assert run.reason == "exit code 1: ValueError: loss exploded"
+    log = "\n".join(store.log_tail(run_id))
+    assert "step 1 ok" in log and "Traceback (most recent call last)" in log
+    assert "in step\n    raise ValueError" in log
+
+
+def test_script_that_dies_before_importing_anything_is_recorded(repo: Path, home: Path) -> None:
+    commit_file(repo, "train.py", "import sys\nsys.exit(7)\n", branch="exp/early")
+    assert launch(repo, home, "--branch", "exp/early").returncode == 1
+    store, run_id = only_run(home, "exp/early")
+    run = store.get(run_id)
+    assert (run.state, run.exit_code, run.seed) == (RunState.FAILED, 7, 0)
+    assert run.created_at and run.ended_at and run.commit
+
+
+def test_killed_run_is_crashed_with_the_signal(repo: Path, home: Path) -> None:
+    script = (
+        "import os, signal\n"
+        "print('about to be killed', flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    commit_file(repo, "train.py", script, branch="exp/killed")
+    assert launch(repo, home, "--branch", "exp/killed").returncode == 1
+    store, run_id = only_run(home, "exp/killed")
+    run = store.get(run_id)
+    assert (run.state, run.reason) == (RunState.CRASHED, "killed by signal SIGKILL")
+    assert store.log_tail(run_id) == ["about to be killed"]
+
+
+def test_timed_out_run_is_crashed_with_the_reason(repo: Path, home: Path) -> None:
+    script = "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n"
+    commit_file(repo, "train.py", script, branch="exp/slow")
+    done = launch(repo, home, "--branch", "exp/slow", "--timeout", "2s", timeout=60)
+    assert done.returncode == 1
+    store, run_id = only_run(home, "exp/slow")
+    run = store.get(run_id)
+    assert (run.state, run.reason) == (RunState.CRASHED, "timed out after 2s")
+    assert "crashed" in done.stdout
+
+
+def test_missing_entry_point_is_a_failed_run(repo: Path, home: Path) -> None:
+    commit_file(repo, "README", "no train.py here\n", branch="exp/empty")
+    done = launch(repo, home, "--branch", "exp/empty")
+    assert done.returncode == 1
+    store, run_id = only_run(home, "exp/empty")
+    assert (
+        store.get(run_id).reason
+        == f"entry point train.py does not exist at {git(repo, 'rev-parse', '--short=7', 'HEAD')}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("branch", "message"),
+    [
+        ("exp/nope", "launch-job: error: branch 'exp/nope' does not exist in"),
+        ("bad..name", "launch-job: error: invalid branch name 'bad..name': contains '..'"),
+        ("-rf", "launch-job: error: invalid branch name '-rf': starts with '-'"),
+    ],
+)
+def test_bad_branches_fail_before_anything_runs(
+    repo: Path, home: Path, branch: str, message: str
+) -> None:
+    commit_file(repo, "train.py", "print('hi')\n")
+    done = launch(repo, home, "--branch", branch)
+    assert done.returncode == 2
+    assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
+    assert not home.exists()
+
+
+def test_wandb_backend_says_it_is_not_built(repo: Path, home: Path) -> None:
+    commit_file(repo, "train.py", "print('hi')\n")
+    done = launch(repo, home, "--branch", "main", "--backend", "wandb")
+    assert done.returncode == 2
+    assert "the wandb backend cannot launch runs yet" in done.stderr
+    assert not home.exists()
+
+
+def test_branch_settings_come_from_the_branch(repo: Path, home: Path) -> None:
+    commit_file(repo, "train.py", "print('main entry')\n")
+    git(repo, "checkout", "--quiet", "-b", "exp/own-config")
+    (repo / "harness.yaml").write_text("launch: {entry_point: other.py, args: ['--x=1']}\n")
+    commit_file(repo, "other.py", "import sys\nprint('other entry', sys.argv[1:])\n")
+    git(repo, "checkout", "--quiet", "main")
+    done = launch(repo, home, "--branch", "exp/own-config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert "other entry ['--x=1']" in done.stderr  # progress goes to stderr with --format json
+    data = json.loads(done.stdout)
+    assert data["runs"][0]["state"] == "finished" and data["report"] is None
+
+
+def test_bad_branch_config_is_a_clear_error(repo: Path, home: Path) -> None:
+    commit_file(repo, "train.py", "print('hi')\n")
+    commit_file(repo, "harness.yaml", "launch: {seeds: lots}\n", branch="exp/bad-config")
+    git(repo, "checkout", "--quiet", "main")
+    done = launch(repo, home, "--branch", "exp/bad-config")
+    assert done.returncode == 2
+    assert "harness.yaml at exp/bad-config@" in done.stderr
+    assert "launch.seeds: expected int, got 'lots'" in done.stderr
