@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -186,3 +187,28 @@ def test_bad_branch_config_is_a_clear_error(repo: Path, home: Path) -> None:
     assert done.returncode == 2
     assert "harness.yaml at exp/bad-config@" in done.stderr
     assert "launch.seeds: expected int, got 'lots'" in done.stderr
+
+
+def test_ctrl_c_stops_the_run_and_records_it_as_crashed(repo: Path, home: Path) -> None:
+    script = "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n"
+    commit_file(repo, "train.py", script, branch="exp/interrupted")
+    process = subprocess.Popen(
+        [str(BIN / "launch-job"), "--branch", "exp/interrupted"],
+        cwd=repo,
+        env=offline_env(HARNESS_HOME=str(home)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # wait until the run is really going
+        if "sleeping" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted; the run is recorded as crashed" in stderr
+    store, run_id = only_run(home, "exp/interrupted")
+    run = store.get(run_id)
+    assert (run.state, run.reason) == (RunState.CRASHED, "interrupted (Ctrl-C)")
+    assert not any((home / "worktrees").iterdir())
