@@ -163,8 +163,11 @@ def latest_runs(runs: Sequence[Run]) -> tuple[str | None, tuple[Run, ...]]:
     if not runs:
         return None, ()
     newest = max(runs, key=lambda r: (r.created_at or "", r.id))
-    same = tuple(r for r in runs if r.commit == newest.commit)
-    return newest.commit, same
+    same = sorted(
+        (r for r in runs if r.commit == newest.commit),
+        key=lambda r: (r.seed is None, r.seed or 0, r.created_at or "", r.id),
+    )
+    return newest.commit, tuple(same)
 
 
 def select_baseline(branch: str, runs: Sequence[Run]) -> Baseline | None:
