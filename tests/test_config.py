@@ -131,3 +131,20 @@ def test_durations(value: object, seconds: float) -> None:
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ConfigError, match=r"^x: "):
         parse_duration(value, "x")
+
+
+def test_home_defaults_to_the_main_worktree_root(tmp_path: Path) -> None:
+    """From a linked worktree (as the launcher makes), the store is still the main repo's."""
+    from .conftest import commit_file, git
+
+    main = tmp_path / "main"
+    main.mkdir()
+    git(main, "init", "--quiet", "--initial-branch=main")
+    git(main, "config", "user.name", "T")
+    git(main, "config", "user.email", "t@example.invalid")
+    commit_file(main, "harness.yaml", "baseline_branch: main\n")
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "--quiet", "--detach", str(linked))
+    settings = load_settings(cwd=linked / ".", env={})
+    assert settings.root == linked.resolve()
+    assert settings.home == (main / ".harness").resolve()
