@@ -18,6 +18,7 @@ from .runs import Run
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["SCHEMA_VERSION", "Report", "marker"]
 
@@ -287,62 +288,68 @@ class Report:
     # Terminal -----------------------------------------------------------------------------
 
     def render(self, console: Console) -> None:
-        from rich.table import Table
+        """Print to a rich console. Untrusted text goes in as Text, never as markup."""
         from rich.text import Text
 
         comp = self.comparison
-        focus = self.focus
         for warning in self.warnings:
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            console.print(Text.assemble(("warning: ", "yellow"), warning))
         base = comp.baseline
-        if base:
-            where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))"
-        else:
-            where = ": no finished run yet"
-        console.print(f"baseline [bold]{comp.baseline_branch}[/]{where}", highlight=False)
-        if focus is not None:
-            verdict = focus.primary_verdict
-            console.print(
-                Text(f"{_ICONS[verdict]} {headline(comp, focus)}", style=_STYLES[verdict])
+        where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))" if base else ""
+        console.print(
+            Text.assemble(
+                "baseline ", (comp.baseline_branch, "bold"), where or ": no finished run yet"
             )
-            table = Table(box=None, header_style="bold", pad_edge=False)
-            for col in ("metric", "goal", comp.baseline_branch, focus.branch, "Δ", "verdict"):
-                table.add_column(col, justify="right" if col in ("Δ",) else "left")
-            for m in focus.metrics:
-                table.add_row(
-                    Text(m.spec.name, style="bold" if m.spec.primary else ""),
-                    _goal(m),
-                    fmt_sample(m.baseline),
-                    fmt_sample(m.candidate),
-                    fmt_delta(m),
-                    Text(m.verdict, style=_STYLES[m.verdict]),
-                )
-            console.print(table)
-            runs = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
-            for col in ("run", "seed", "state", "exit", "note"):
-                runs.add_column(col)
-            for run in focus.runs:
-                runs.add_row(
-                    run.id,
-                    "" if run.seed is None else str(run.seed),
-                    Text(run.state.value, style=_STATE_STYLES.get(run.state.value, "")),
-                    "" if run.exit_code is None else str(run.exit_code),
-                    run.reason or "",
-                )
-            console.print(runs)
-            return
+        )
+        if self.focus is not None:
+            self._render_summary(console, self.focus)
+        else:
+            self._render_compare(console)
+
+    def _render_summary(self, console: Console, focus: BranchResult) -> None:
+        from rich.text import Text
+
+        comp = self.comparison
+        verdict = focus.primary_verdict
+        console.print(Text(f"{_ICONS[verdict]} {headline(comp, focus)}", style=_STYLES[verdict]))
+        table = _table(
+            "metric", "goal", comp.baseline_branch, focus.branch, "Δ", "verdict", numbers_from=2
+        )
+        for m in focus.metrics:
+            table.add_row(
+                Text(m.spec.name, style="bold" if m.spec.primary else ""),
+                _goal(m),
+                fmt_sample(m.baseline),
+                fmt_sample(m.candidate),
+                fmt_delta(m),
+                Text(m.verdict, style=_STYLES[m.verdict]),
+            )
+        console.print(table)
+        runs = _table("run", "seed", "state", "exit", "note", numbers_from=99)
+        for run in focus.runs:
+            runs.add_row(
+                Text(run.id),
+                "" if run.seed is None else str(run.seed),
+                Text(run.state.value, style=_STATE_STYLES.get(run.state.value, "")),
+                "" if run.exit_code is None else str(run.exit_code),
+                Text(run.reason or ""),
+            )
+        console.print(runs)
+
+    def _render_compare(self, console: Console) -> None:
+        from rich.text import Text
+
+        comp = self.comparison
         if not comp.branches:
             console.print("no experiment branches have runs yet")
             return
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for col in ("branch", "commit", "runs", "verdict"):
-            table.add_column(col)
+        headers = ["branch", "commit", "runs", "verdict"]
         for spec in comp.metrics:
-            table.add_column(spec.name + (" *" if spec.primary else ""), justify="right")
-            table.add_column("Δ", justify="right")
+            headers += [spec.name + (" *" if spec.primary else ""), "Δ"]
+        table = _table(*headers, numbers_from=4)
         for b in comp.branches:
             cells: list[Text | str] = [
-                b.branch,
+                Text(b.branch),
                 _short(b.commit),
                 fmt_states(b.states),
                 Text(b.primary_verdict, style=_STYLES[b.primary_verdict]),
@@ -350,9 +357,9 @@ class Report:
             for m in b.metrics:
                 cells += [fmt_sample(m.candidate), fmt_delta(m)]
             table.add_row(*cells)
-        if base is not None:
-            cells = [Text(f"{comp.baseline_branch} (baseline)", style="dim"), _short(base.commit)]
-            cells += [f"{len(base.runs)} finished", ""]
+        if comp.baseline is not None:
+            cells = [Text(f"{comp.baseline_branch} (baseline)", style="dim")]
+            cells += [_short(comp.baseline.commit), f"{len(comp.baseline.runs)} finished", ""]
             for m in comp.branches[0].metrics:
                 cells += [fmt_sample(m.baseline), ""]
             table.add_row(*cells)
@@ -362,7 +369,19 @@ class Report:
             console.print(Text(f"🏆 winner: {headline(comp, winner)}", style="bold green"))
         else:
             primary = comp.primary.name if comp.primary else "the primary metric"
-            console.print(f"no branch beats {comp.baseline_branch} on {primary}")
+            console.print(Text(f"no branch beats {comp.baseline_branch} on {primary}"))
+
+
+def _table(*headers: str, numbers_from: int) -> Table:
+    """A borderless table whose columns from ``numbers_from`` on (but verdicts) align right."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for i, header in enumerate(headers):
+        right = i >= numbers_from and header != "verdict"
+        table.add_column(Text(header), justify="right" if right else "left")
+    return table
 
 
 def _md_cell(text: str) -> str:

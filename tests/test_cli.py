@@ -208,3 +208,17 @@ def test_harness_group_exposes_the_same_commands(project: Path) -> None:
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(results_cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage: check-results" in result.stdout
+
+
+def test_untrusted_text_is_not_read_as_terminal_markup(project: Path) -> None:
+    write_run(
+        project / ".harness",
+        "odd1",
+        branch="exp/odd",
+        state="failed",
+        exit_code=1,
+        reason="exit code 1: KeyError: '[/]' [bold red]not markup[/]",
+    )
+    result = invoke("summary", "--branch", "exp/odd")
+    assert result.exit_code == 1
+    assert "KeyError: '[/]' [bold red]not markup[/]" in result.stdout
