@@ -66,14 +66,19 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """An empty git repository on branch main with a harness.yaml and an identity."""
-    path = tmp_path / "repo"
-    path.mkdir()
+def make_repo(path: Path) -> Path:
+    """A new git repository on branch main with an identity of its own."""
+    path.mkdir(parents=True)
     git(path, "init", "--quiet", "--initial-branch=main")
     git(path, "config", "user.name", "Test")
     git(path, "config", "user.email", "test@example.invalid")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository on branch main with an (uncommitted) harness.yaml."""
+    path = make_repo(tmp_path / "repo")
     (path / "harness.yaml").write_text(
         "wandb: {project: test}\nlaunch: {entry_point: train.py}\n" + METRICS_YAML
     )

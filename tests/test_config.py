@@ -135,13 +135,9 @@ def test_bad_durations(value: object) -> None:
 
 def test_home_defaults_to_the_main_worktree_root(tmp_path: Path) -> None:
     """From a linked worktree (as the launcher makes), the store is still the main repo's."""
-    from .conftest import commit_file, git
+    from .conftest import commit_file, git, make_repo
 
-    main = tmp_path / "main"
-    main.mkdir()
-    git(main, "init", "--quiet", "--initial-branch=main")
-    git(main, "config", "user.name", "T")
-    git(main, "config", "user.email", "t@example.invalid")
+    main = make_repo(tmp_path / "main")
     commit_file(main, "harness.yaml", "baseline_branch: main\n")
     linked = tmp_path / "linked"
     git(main, "worktree", "add", "--quiet", "--detach", str(linked))
