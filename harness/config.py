@@ -27,6 +27,7 @@ __all__ = [
     "CONFIG_FILE",
     "LaunchSettings",
     "Settings",
+    "TrackingSettings",
     "WandbSettings",
     "load_settings",
     "parse_duration",
@@ -56,6 +57,16 @@ class LaunchSettings:
 
 
 @dataclass(frozen=True)
+class TrackingSettings:
+    """How harness.tracking logs: cadence, diagnostics, what to do on a non-finite loss."""
+
+    log_every: int = 50  # steps between train-metric + diagnostics logs (wandb.log costs)
+    diagnostics: bool = True  # gradient norms, learning rates, step time, GPU memory
+    stop_on_nonfinite: bool = False  # fail the run when the loss becomes NaN or inf
+    predictions: int = 32  # rows of the sample-predictions table
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the harness reads from configuration, resolved and validated."""
 
@@ -65,6 +76,7 @@ class Settings:
     baseline_branch: str = "main"
     wandb: WandbSettings = field(default_factory=WandbSettings)
     launch: LaunchSettings = field(default_factory=LaunchSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
     metrics: tuple[MetricSpec, ...] = ()
     source: Path | None = None
 
@@ -170,7 +182,9 @@ def _metrics(data: object, where: str) -> tuple[MetricSpec, ...]:
 
 def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     """Validate the content of a ``harness.yaml`` into keyword arguments for Settings."""
-    top = _Reader(data, f"{source}:", {"backend", "baseline_branch", "wandb", "launch", "metrics"})
+    top = _Reader(
+        data, f"{source}:", {"backend", "baseline_branch", "wandb", "launch", "tracking", "metrics"}
+    )
     out: dict[str, Any] = {}
     backend = top.get("backend", str, None)
     if backend is not None:
@@ -209,8 +223,28 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
         seeds=seeds,
         timeout_s=parse_duration(timeout, f"{source}: launch.timeout") if timeout else None,
     )
+    out["tracking"] = _tracking(_Reader(top.raw("tracking"), f"{source}: tracking", _TRACKING_KEYS))
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
     return out
+
+
+_TRACKING_KEYS = {"log_every", "diagnostics", "stop_on_nonfinite", "predictions"}
+
+
+def _tracking(reader: _Reader) -> TrackingSettings:
+    default = TrackingSettings()
+    log_every = reader.get("log_every", int, default.log_every)
+    if log_every < 1:
+        raise ConfigError(f"{reader.where}.log_every: expected an integer >= 1, got {log_every}")
+    predictions = reader.get("predictions", int, default.predictions)
+    if not 0 <= predictions <= 1000:
+        raise ConfigError(f"{reader.where}.predictions: expected 0 to 1000, got {predictions}")
+    return TrackingSettings(
+        log_every=log_every,
+        diagnostics=reader.get("diagnostics", bool, default.diagnostics),
+        stop_on_nonfinite=reader.get("stop_on_nonfinite", bool, default.stop_on_nonfinite),
+        predictions=predictions,
+    )
 
 
 def _backend(value: str, where: str) -> Backend:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import string
 import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -25,6 +27,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CurveBuffer",
     "bounded",
+    "new_run_id",
     "now_iso",
     "read_json",
     "update_manifest",
@@ -39,6 +42,14 @@ CURVE_POINTS = 256  # per metric, in curves.json
 MAX_STRING = 2000
 MAX_ITEMS = 200
 MAX_DEPTH = 6
+
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_run_id() -> str:
+    """A run id that is also a valid W&B run id: 8 characters of [a-z0-9]."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
 def now_iso() -> str:

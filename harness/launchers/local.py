@@ -26,9 +26,8 @@ from typing import IO
 
 from ..config import CONFIG_FILE, Settings, load_settings
 from ..git import Git
-from ..manifest import now_iso, update_manifest
+from ..manifest import new_run_id, now_iso, update_manifest
 from ..runs import RunState
-from ..tracking import new_run_id
 
 __all__ = ["LaunchedRun", "LocalLauncher"]
 

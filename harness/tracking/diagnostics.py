@@ -1,0 +1,155 @@
+"""Training diagnostics computed cheaply: a host sync only on the steps that are logged.
+
+Every step costs a few tensor additions on the loss's device (window sum, non-finite
+count). Gradient norms use one fused kernel over all gradients (``torch._foreach_norm``)
+and reach the host in one transfer. torch is never imported here: it is taken from the
+tensors the training script passes in.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["StepMeter", "gpu_memory", "grad_norms", "learning_rates", "param_groups"]
+
+MAX_GROUPS = 32  # beyond this, gradient norms are grouped by top-level module
+
+
+def _is_tensor(value: object) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def to_float(value: Any) -> float:
+    """A Python float from a number or a one-element tensor (a host sync for tensors)."""
+    if _is_tensor(value):
+        return float(value.detach().float().item())
+    if hasattr(value, "item"):  # numpy scalars and one-element arrays
+        return float(value.item())
+    return float(value)
+
+
+class StepMeter:
+    """Window statistics between two logged steps: mean loss, step time, samples/s.
+
+    Step time is the time between consecutive ``add`` calls; an interval that contains a
+    ``pause`` (validation, checkpointing) is not counted, so evaluation does not pass for
+    slow training steps.
+    """
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.loss_sum: Any = 0.0
+        self.has_loss = False
+        self.nonfinite: Any = 0  # a device tensor once a tensor loss has been seen
+        self.steps = 0
+        self.timed_steps = 0
+        self.timed_samples = 0
+        self.elapsed = 0.0
+
+    def pause(self) -> None:
+        self.last = None
+
+    def add(self, loss: Any, batch_size: int | None) -> None:
+        now = time.perf_counter()
+        self.steps += 1
+        if self.last is not None:
+            self.elapsed += now - self.last
+            self.timed_steps += 1
+            self.timed_samples += batch_size or 0
+        self.last = now
+        if loss is None:
+            return
+        self.has_loss = True
+        if _is_tensor(loss):
+            detached = loss.detach()
+            self.loss_sum = self.loss_sum + detached
+            self.nonfinite = self.nonfinite + (~detached.isfinite()).sum()
+        else:
+            number = float(loss)
+            self.loss_sum = self.loss_sum + number
+            self.nonfinite = self.nonfinite + (0 if math.isfinite(number) else 1)
+
+    def flush(self) -> tuple[dict[str, float], int]:
+        """Metrics for the window (one host sync) and its count of non-finite losses."""
+        metrics: dict[str, float] = {}
+        nonfinite = int(to_float(self.nonfinite))
+        if self.steps and self.has_loss:
+            metrics["train/loss"] = to_float(self.loss_sum) / self.steps
+        if self.timed_steps and self.elapsed > 0:
+            metrics["perf/step_time_ms"] = 1000 * self.elapsed / self.timed_steps
+            if self.timed_samples:
+                metrics["perf/samples_per_s"] = self.timed_samples / self.elapsed
+        self._reset()
+        return metrics, nonfinite
+
+
+def param_groups(named_parameters: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
+    """Parameters grouped by the module that owns them (``0.weight`` → ``0``)."""
+    named = [(name, p) for name, p in named_parameters if p.requires_grad]
+    groups: dict[str, list[Any]] = {}
+    for name, param in named:
+        groups.setdefault(name.rpartition(".")[0] or name, []).append(param)
+    if len(groups) > MAX_GROUPS:  # a deep model: one group per top-level module instead
+        groups = {}
+        for name, param in named:
+            groups.setdefault(name.partition(".")[0], []).append(param)
+    return groups
+
+
+def grad_norms(groups: dict[str, list[Any]]) -> dict[str, float]:
+    """The global gradient L2 norm and one per group, in a single device-to-host copy."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    names, grads, owners = [], [], []
+    for index, (name, params) in enumerate(groups.items()):
+        names.append(name)
+        for param in params:
+            if param.grad is not None:
+                grads.append(param.grad.detach())
+                owners.append(index)
+    if not grads:
+        return {}
+    norms = torch._foreach_norm(grads)
+    squares = torch.stack([n.float() for n in norms]) ** 2
+    per_group = torch.zeros(len(names), device=squares.device).index_add_(
+        0, torch.tensor(owners, device=squares.device), squares
+    )
+    values = torch.cat([per_group.sum().reshape(1), per_group]).sqrt().tolist()
+    result = {"diagnostics/grad_norm": values[0]}
+    for name, value in zip(names, values[1:], strict=True):
+        result[f"diagnostics/grad_norm/{name}"] = value
+    return result
+
+
+def learning_rates(optimizer: Any) -> dict[str, float]:
+    groups = getattr(optimizer, "param_groups", [])
+    if len(groups) == 1:
+        return {"diagnostics/lr": float(groups[0]["lr"])}
+    return {f"diagnostics/lr/group_{i}": float(g["lr"]) for i, g in enumerate(groups)}
+
+
+def gpu_memory(model: Any) -> dict[str, float]:
+    """Allocated and peak GPU memory (GB) when the model lives on a CUDA device."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    try:
+        device = next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        return {}
+    if device.type != "cuda":
+        return {}
+    gb = 1024**3
+    return {
+        "perf/gpu_memory_gb": torch.cuda.memory_allocated(device) / gb,
+        "perf/gpu_max_memory_gb": torch.cuda.max_memory_allocated(device) / gb,
+    }

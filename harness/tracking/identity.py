@@ -1,0 +1,92 @@
+"""Who a run is (id, branch, commit, seed, store) and where W&B may write.
+
+The identity comes from the launcher's environment (``HARNESS_RUN_ID``, ``HARNESS_RUN_DIR``,
+``HARNESS_HOME``, ``HARNESS_BRANCH``, ``HARNESS_COMMIT``, ``HARNESS_SEED``), never from the
+working directory: the local launcher deletes its worktree after the run. A script started
+by hand reads branch and commit from git instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Settings
+from ..git import Git
+from ..manifest import new_run_id
+
+__all__ = ["RunIdentity", "offline_environment", "resolve_identity", "tracking_disabled"]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    run_id: str
+    run_dir: Path | None  # None with the wandb backend: no local store
+    branch: str
+    commit: str | None
+    seed: int | None
+    launched: bool  # True when a launcher created the run and owns its final state
+
+    @property
+    def group(self) -> str:
+        return f"{self.branch}@{(self.commit or 'nocommit')[:7]}"
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip().lstrip("-").isdigit() else None
+
+
+def tracking_disabled(env: Mapping[str, str]) -> str | None:
+    """Why this process must not create a run (a torchrun rank > 0, or switched off)."""
+    if env.get("HARNESS_TRACKING", "").lower() in ("off", "0", "false", "disabled"):
+        return "HARNESS_TRACKING is off"
+    rank = _int(env.get("RANK"))
+    if rank:
+        return f"rank {rank} (only rank 0 tracks)"
+    return None
+
+
+def resolve_identity(settings: Settings, env: Mapping[str, str]) -> RunIdentity:
+    seed = _int(env.get("HARNESS_SEED"))
+    local = settings.backend == "local"
+    if env.get("HARNESS_RUN_ID"):
+        run_id = env["HARNESS_RUN_ID"]
+        run_dir = Path(env["HARNESS_RUN_DIR"]) if env.get("HARNESS_RUN_DIR") else None
+        if run_dir is None and local:
+            run_dir = settings.home / "runs" / run_id
+        return RunIdentity(
+            run_id=run_id,
+            run_dir=run_dir,
+            branch=env.get("HARNESS_BRANCH") or "unknown",
+            commit=env.get("HARNESS_COMMIT") or None,
+            seed=seed,
+            launched=True,
+        )
+    git = Git(Path.cwd())
+    run_id = env.get("WANDB_RUN_ID") or new_run_id()
+    return RunIdentity(
+        run_id=run_id,
+        run_dir=settings.home / "runs" / run_id if local else None,
+        branch=env.get("HARNESS_BRANCH") or git.current_branch() or "detached",
+        commit=env.get("HARNESS_COMMIT") or git.head_commit(),
+        seed=seed,
+        launched=False,
+    )
+
+
+def offline_environment(run_dir: Path) -> None:
+    """Make W&B run offline, whatever WANDB_API_KEY says, and write only inside ``run_dir``."""
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_ERROR_REPORTING"] = "false"  # else a telemetry DNS lookup happens
+    os.environ.setdefault("WANDB_SILENT", "true")
+    for name, sub in (
+        ("WANDB_DIR", ""),
+        ("WANDB_DATA_DIR", "wandb-data"),
+        ("WANDB_CACHE_DIR", "wandb-cache"),
+        ("WANDB_CONFIG_DIR", "wandb-config"),
+    ):
+        path = run_dir / sub if sub else run_dir
+        path.mkdir(parents=True, exist_ok=True)
+        os.environ[name] = str(path)
