@@ -157,3 +157,33 @@ def test_sys_exit_without_finish_records_its_code(repo: Path) -> None:
     assert done.returncode == 4
     [run] = LocalStore(repo / ".harness").runs()
     assert (run.state, run.exit_code, run.reason) == (RunState.FAILED, 4, "exit code 4")
+
+
+NAN_SCRIPT = """
+import torch
+from harness import tracking
+run = tracking.init(config={{}}, log_every=5)
+for step in range(20):
+    loss = torch.tensor(float("nan") if step in (7, 8) else 1.0)
+    run.step(loss, batch_size=4)
+run.finish()
+print("finished normally")
+"""
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_nonfinite_loss_is_counted_and_optionally_stops_the_run(repo: Path, stop: bool) -> None:
+    (repo / "harness.yaml").write_text(f"tracking: {{stop_on_nonfinite: {str(stop).lower()}}}\n")
+    done = run_python(NAN_SCRIPT.format(), cwd=repo, env=offline_env())
+    [run] = LocalStore(repo / ".harness").runs()
+    assert run.summary["diagnostics/nonfinite_loss_steps"] == 2
+    if stop:
+        assert done.returncode == 1 and "finished normally" not in done.stdout
+        assert run.state is RunState.FAILED
+        assert run.reason == (
+            "NonFiniteLoss: the loss was NaN or inf at 2 step(s), last seen by step 10;"
+            " stopping because tracking.stop_on_nonfinite is set"
+        )
+    else:
+        assert done.returncode == 0 and "finished normally" in done.stdout
+        assert run.state is RunState.FINISHED

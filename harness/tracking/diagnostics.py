@@ -1,9 +1,8 @@
 """Training diagnostics computed cheaply: a host sync only on the steps that are logged.
 
-Every step costs a few tensor additions on the loss's device (window sum, non-finite
-count). Gradient norms use one fused kernel over all gradients (``torch._foreach_norm``)
-and reach the host in one transfer. torch is never imported here: it is taken from the
-tensors the training script passes in.
+Every step costs one list append (the detached loss). Gradient norms use one fused kernel
+over all gradients (``torch._foreach_norm``) and reach the host in one transfer. torch is
+never imported here: it is taken from the tensors the training script passes in.
 """
 
 from __future__ import annotations
@@ -36,6 +35,8 @@ def to_float(value: Any) -> float:
 class StepMeter:
     """Window statistics between two logged steps: mean loss, step time, samples/s.
 
+    A step only appends the detached loss to a list (no kernel launch, no host sync); the
+    window's sum and non-finite count are computed at the flush in one device-to-host copy.
     Step time is the time between consecutive ``add`` calls; an interval that contains a
     ``pause`` (validation, checkpointing) is not counted, so evaluation does not pass for
     slow training steps.
@@ -46,9 +47,8 @@ class StepMeter:
         self._reset()
 
     def _reset(self) -> None:
-        self.loss_sum: Any = 0.0
-        self.has_loss = False
-        self.nonfinite: Any = 0  # a device tensor once a tensor loss has been seen
+        self.tensors: list[Any] = []
+        self.numbers: list[float] = []
         self.steps = 0
         self.timed_steps = 0
         self.timed_samples = 0
@@ -67,22 +67,28 @@ class StepMeter:
         self.last = now
         if loss is None:
             return
-        self.has_loss = True
         if _is_tensor(loss):
-            detached = loss.detach()
-            self.loss_sum = self.loss_sum + detached
-            self.nonfinite = self.nonfinite + (~detached.isfinite()).sum()
+            self.tensors.append(loss.detach())
         else:
-            number = float(loss)
-            self.loss_sum = self.loss_sum + number
-            self.nonfinite = self.nonfinite + (0 if math.isfinite(number) else 1)
+            self.numbers.append(float(loss))
+
+    def _losses(self) -> tuple[float, int, int]:
+        """Sum, non-finite count and count of the window's losses."""
+        total = math.fsum(self.numbers)
+        nonfinite = sum(not math.isfinite(n) for n in self.numbers)
+        if self.tensors:
+            torch = sys.modules["torch"]
+            stacked = torch.stack([t.float().reshape(()) for t in self.tensors])
+            both = torch.stack([stacked.sum(), (~stacked.isfinite()).sum().float()]).tolist()
+            total, nonfinite = total + both[0], nonfinite + int(both[1])
+        return total, nonfinite, len(self.tensors) + len(self.numbers)
 
     def flush(self) -> tuple[dict[str, float], int]:
         """Metrics for the window (one host sync) and its count of non-finite losses."""
         metrics: dict[str, float] = {}
-        nonfinite = int(to_float(self.nonfinite))
-        if self.steps and self.has_loss:
-            metrics["train/loss"] = to_float(self.loss_sum) / self.steps
+        total, nonfinite, count = self._losses()
+        if count:
+            metrics["train/loss"] = total / count
         if self.timed_steps and self.elapsed > 0:
             metrics["perf/step_time_ms"] = 1000 * self.elapsed / self.timed_steps
             if self.timed_samples:
