@@ -35,8 +35,9 @@ def to_float(value: Any) -> float:
 class StepMeter:
     """Window statistics between two logged steps: mean loss, step time, samples/s.
 
-    A step only appends the detached loss to a list (no kernel launch, no host sync); the
-    window's sum and non-finite count are computed at the flush in one device-to-host copy.
+    A step only appends the loss to a list: a CPU loss as a float, a GPU loss as a
+    detached tensor (no kernel launch, no host sync), whose window sum and non-finite count
+    are computed at the flush in one device-to-host copy.
     Step time is the time between consecutive ``add`` calls; an interval that contains a
     ``pause`` (validation, checkpointing) is not counted, so evaluation does not pass for
     slow training steps.
@@ -67,10 +68,12 @@ class StepMeter:
         self.last = now
         if loss is None:
             return
-        if _is_tensor(loss):
-            self.tensors.append(loss.detach())
-        else:
+        if not _is_tensor(loss):
             self.numbers.append(float(loss))
+        elif loss.device.type == "cpu":  # no device to wait for: read it now, exactly
+            self.numbers.append(loss.item())
+        else:  # keep it on the device; one transfer at the flush
+            self.tensors.append(loss.detach())
 
     def _losses(self) -> tuple[float, int, int]:
         """Sum, non-finite count and count of the window's losses."""
@@ -78,7 +81,10 @@ class StepMeter:
         nonfinite = sum(not math.isfinite(n) for n in self.numbers)
         if self.tensors:
             torch = sys.modules["torch"]
-            stacked = torch.stack([t.float().reshape(()) for t in self.tensors])
+            try:  # the usual case: 0-dim losses of one dtype, one kernel
+                stacked = torch.stack(self.tensors).float()
+            except RuntimeError:
+                stacked = torch.stack([t.float().reshape(()) for t in self.tensors])
             both = torch.stack([stacked.sum(), (~stacked.isfinite()).sum().float()]).tolist()
             total, nonfinite = total + both[0], nonfinite + int(both[1])
         return total, nonfinite, len(self.tensors) + len(self.numbers)
@@ -124,15 +130,13 @@ def grad_norms(groups: dict[str, list[Any]]) -> dict[str, float]:
                 owners.append(index)
     if not grads:
         return {}
-    norms = torch._foreach_norm(grads)
-    squares = torch.stack([n.float() for n in norms]) ** 2
-    per_group = torch.zeros(len(names), device=squares.device).index_add_(
-        0, torch.tensor(owners, device=squares.device), squares
-    )
-    values = torch.cat([per_group.sum().reshape(1), per_group]).sqrt().tolist()
-    result = {"diagnostics/grad_norm": values[0]}
-    for name, value in zip(names, values[1:], strict=True):
-        result[f"diagnostics/grad_norm/{name}"] = value
+    norms = torch.stack(torch._foreach_norm(grads)).float().tolist()  # the one host sync
+    squares = [0.0] * len(names)
+    for owner, norm in zip(owners, norms, strict=True):
+        squares[owner] += norm * norm
+    result = {"diagnostics/grad_norm": math.sqrt(math.fsum(squares))}
+    for name, square in zip(names, squares, strict=True):
+        result[f"diagnostics/grad_norm/{name}"] = math.sqrt(square)
     return result
 
 
