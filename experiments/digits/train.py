@@ -109,7 +109,7 @@ for epoch in range(cfg["epochs"]):
             {"val/loss": val_loss, "val/accuracy": val_accuracy, "epoch": epoch + 1}
         ):
             best_state = copy.deepcopy(model.state_dict())
-train_seconds = time.perf_counter() - start
+train_seconds, tracking_seconds = time.perf_counter() - start, run.overhead_s
 
 run.save_checkpoint(best_state, aliases=["best"])
 run.save_checkpoint(model.state_dict(), aliases=["latest"])
@@ -127,3 +127,4 @@ print(f"val/accuracy: {last_accuracy:.4f}")
 print(f"best val/accuracy: {val_accuracy:.4f}")
 print(f"steps: {run.global_step}")
 print(f"train_seconds: {train_seconds:.3f}")
+print(f"tracking_seconds: {tracking_seconds:.3f}")  # time inside tracking calls, in the loop

@@ -6,13 +6,14 @@ Both accept the same calls, so a script never branches on whether it is tracked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..manifest import CURVES_FILE, CurveBuffer, now_iso, update_manifest, write_json_atomic
@@ -29,6 +30,27 @@ MANIFEST_EVERY_S = 15.0  # how often a live run refreshes its manifest and curve
 EMIT_AFTER_S = 5.0
 EMIT_ROWS = 32
 MAX_CHECKPOINTS_LISTED = 20
+
+
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _timed(method: _M) -> _M:
+    """Adds the time spent in a public Tracker call to ``overhead_s`` (outermost call only)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Tracker, *args: Any, **kwargs: Any) -> Any:
+        if self._in_call:
+            return method(self, *args, **kwargs)
+        self._in_call = True
+        start = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.overhead_s += time.perf_counter() - start
+            self._in_call = False
+
+    return wrapper  # type: ignore[return-value]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -58,6 +80,7 @@ class NoopTracker:
         self.reason = reason
         self.global_step = 0
         self.finished = False
+        self.overhead_s = 0.0  # seconds spent inside tracking calls (0 for the no-op)
         self._best: float | None = None
 
     @property
@@ -189,6 +212,7 @@ class Tracker(NoopTracker):
         self._nonfinite = 0
         self._pending: list[tuple[dict[str, Any], int]] = []
         self._pending_since = 0.0
+        self._in_call = False
         self._last_write = time.monotonic()
 
     @property
@@ -216,6 +240,7 @@ class Tracker(NoopTracker):
         self._model, self._optimizer = model, optimizer
         self._groups = param_groups(model.named_parameters())
 
+    @_timed
     def step(
         self,
         loss: Any = None,
@@ -246,6 +271,7 @@ class Tracker(NoopTracker):
                 f"{self.global_step}; stopping because tracking.stop_on_nonfinite is set"
             )
 
+    @_timed
     def log(self, metrics: Mapping[str, Any], *, step: int | None = None) -> None:
         step = self.global_step if step is None else int(step)
         values = {k: to_float(v) if _scalar(v) else v for k, v in metrics.items()}
@@ -282,6 +308,7 @@ class Tracker(NoopTracker):
             entry[best_key] = best
         self._summary[key] = entry
 
+    @_timed
     def log_validation(
         self, metrics: Mapping[str, Any], *, step: int | None = None, final: bool = False
     ) -> bool:
@@ -299,6 +326,7 @@ class Tracker(NoopTracker):
 
     # media and artifacts ------------------------------------------------------------------
 
+    @_timed
     def log_predictions(
         self,
         inputs: Any,
@@ -324,6 +352,7 @@ class Tracker(NoopTracker):
         )
         self.log({key: table}, step=step)
 
+    @_timed
     def save_checkpoint(
         self,
         state: Any,
@@ -354,6 +383,7 @@ class Tracker(NoopTracker):
         del self._checkpoints[:-MAX_CHECKPOINTS_LISTED]
         return path
 
+    @_timed
     def use_dataset(
         self, name: str, data: Any, *, metadata: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
@@ -393,8 +423,10 @@ class Tracker(NoopTracker):
             with contextlib.suppress(NonFiniteLoss):  # already ending; counted below
                 self._flush(None)
         self._summary["diagnostics/nonfinite_loss_steps"] = self._nonfinite
+        self._summary["perf/tracking_overhead_s"] = self.overhead_s
         self._emit()
         self._wandb_run.summary["diagnostics/nonfinite_loss_steps"] = self._nonfinite
+        self._wandb_run.summary["perf/tracking_overhead_s"] = self.overhead_s
         self._wandb_run.finish(exit_code=exit_code)
         extra: dict[str, Any] = {"wandb_run_dir": self._wandb_dir()}
         if not self.identity.launched:  # a launcher, when there is one, owns the final state
