@@ -60,9 +60,9 @@ class LaunchSettings:
 class TrackingSettings:
     """How harness.tracking logs: cadence, diagnostics, what to do on a non-finite loss."""
 
-    # Steps between train-metric + diagnostics logs. Each wandb.log costs 0.3-1 ms here
-    # (benchmarks/tracking_overhead.py), so it is amortized over 100 steps by default.
-    log_every: int = 100
+    # Steps between train-metric + diagnostics logs. A logged row costs about 0.6 ms in a
+    # training loop here (benchmarks/tracking_overhead.py): 200 steps amortize it.
+    log_every: int = 200
     diagnostics: bool = True  # gradient norms, learning rates, step time, GPU memory
     stop_on_nonfinite: bool = False  # fail the run when the loss becomes NaN or inf
     predictions: int = 32  # rows of the sample-predictions table

@@ -75,6 +75,22 @@ def test_step_meter_averages_the_window_and_counts_nonfinite_losses() -> None:
     assert "perf/samples_per_s" not in metrics
 
 
+def test_accelerator_losses_are_summed_on_device_with_one_copy() -> None:
+    meter = StepMeter()
+    meter.add(1.0, batch_size=2)
+    meter.steps += 3  # as if three steps had kept their (device) losses as tensors
+    meter.losses += [
+        torch.tensor(2.0),
+        torch.tensor(3.0, dtype=torch.float16),
+        torch.tensor(float("nan")),
+    ]
+    metrics, nonfinite = meter.flush()
+    assert nonfinite == 1 and math.isnan(metrics["train/loss"])
+    meter.losses += [torch.tensor(2.0), torch.ones(1) * 4]  # mixed shapes: the slow path
+    metrics, nonfinite = meter.flush()
+    assert (metrics["train/loss"], nonfinite) == (3.0, 0)
+
+
 def test_paused_intervals_are_not_counted_as_step_time() -> None:
     import time
 

@@ -39,7 +39,10 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
     """The digits example, 5 epochs (110 steps), run as the launcher would run it."""
     home = tmp_path_factory.mktemp("store")
     run_dir = home / "runs" / "example1"
+    config = home / "harness.yaml"  # the repository's settings, with a shorter cadence
+    config.write_text((REPO_ROOT / "harness.yaml").read_text() + "tracking: {log_every: 50}\n")
     env = offline_env(
+        HARNESS_CONFIG=str(config),
         HARNESS_HOME=str(home),
         HARNESS_RUN_ID="example1",
         HARNESS_RUN_DIR=str(run_dir),
@@ -101,8 +104,9 @@ def test_history_has_train_validation_and_diagnostics(example_run: Any) -> None:
         "perf/samples_per_s",
     ):
         assert key in everything, key
-    # The default cadence logs train metrics every 100 steps (and at the end), not every step.
-    assert sorted(s for s, keys in steps.items() if "train/loss" in keys) == [100, 110]
+    # The cadence (log_every: 50 here; 200 by default) logs train metrics every 50 steps
+    # and at the end, not every step.
+    assert sorted(s for s, keys in steps.items() if "train/loss" in keys) == [50, 100, 110]
     assert sorted(s for s, keys in steps.items() if "val/accuracy" in keys) == [22, 44, 66, 88, 110]
     assert not any(k.startswith("perf/gpu") for k in everything)  # no CUDA here: no GPU keys
 

@@ -35,71 +35,76 @@ def to_float(value: Any) -> float:
 class StepMeter:
     """Window statistics between two logged steps: mean loss, step time, samples/s.
 
-    A step only appends the loss to a list: a CPU loss as a float, a GPU loss as a
-    detached tensor (no kernel launch, no host sync), whose window sum and non-finite count
-    are computed at the flush in one device-to-host copy.
-    Step time is the time between consecutive ``add`` calls; an interval that contains a
-    ``pause`` (validation, checkpointing) is not counted, so evaluation does not pass for
-    slow training steps.
+    A step only appends its loss to a list (a CPU loss as a float, an accelerator's as a
+    detached tensor): no kernel launch, no host sync, no clock read. At the flush the
+    window's device losses are summed and checked for NaN/inf with one kernel and one
+    device-to-host copy. Step time is the window's wall time minus the
+    time spent in pauses (validation, checkpoints), so evaluation does not pass for slow
+    training steps.
     """
 
     def __init__(self) -> None:
-        self.last: float | None = None
-        self._reset()
+        self._reset(time.perf_counter())
 
-    def _reset(self) -> None:
-        self.tensors: list[Any] = []
-        self.numbers: list[float] = []
+    def _reset(self, now: float) -> None:
+        self.losses: list[Any] = []
         self.steps = 0
-        self.timed_steps = 0
-        self.timed_samples = 0
-        self.elapsed = 0.0
+        self.samples = 0
+        self.started = now
+        self.paused = 0.0
+        self.paused_at: float | None = None
 
     def pause(self) -> None:
-        self.last = None
+        if self.paused_at is None:
+            self.paused_at = time.perf_counter()
 
     def add(self, loss: Any, batch_size: int | None) -> None:
-        now = time.perf_counter()
+        if self.paused_at is not None:  # the first step after a pause
+            self.paused += time.perf_counter() - self.paused_at
+            self.paused_at = None
         self.steps += 1
-        if self.last is not None:
-            self.elapsed += now - self.last
-            self.timed_steps += 1
-            self.timed_samples += batch_size or 0
-        self.last = now
+        if batch_size:
+            self.samples += batch_size
         if loss is None:
             return
-        if not _is_tensor(loss):
-            self.numbers.append(float(loss))
-        elif loss.device.type == "cpu":  # no device to wait for: read it now, exactly
-            self.numbers.append(loss.item())
-        else:  # keep it on the device; one transfer at the flush
-            self.tensors.append(loss.detach())
+        if isinstance(loss, (int, float)):
+            self.losses.append(float(loss))
+        elif loss.is_cpu:  # nothing to wait for: read the value now (0.2 us)
+            self.losses.append(loss.item())
+        else:  # stays on its device until the flush
+            self.losses.append(loss.detach())
 
     def _losses(self) -> tuple[float, int, int]:
         """Sum, non-finite count and count of the window's losses."""
-        total = math.fsum(self.numbers)
-        nonfinite = sum(not math.isfinite(n) for n in self.numbers)
-        if self.tensors:
+        numbers = [v for v in self.losses if isinstance(v, float)]
+        tensors = [v for v in self.losses if not isinstance(v, float)]
+        total = math.fsum(numbers)
+        nonfinite = sum(not math.isfinite(n) for n in numbers)
+        if tensors:
             torch = sys.modules["torch"]
             try:  # the usual case: 0-dim losses of one dtype, one kernel
-                stacked = torch.stack(self.tensors).float()
+                stacked = torch.stack(tensors).float()
             except RuntimeError:
-                stacked = torch.stack([t.float().reshape(()) for t in self.tensors])
+                stacked = torch.stack([t.float().reshape(()) for t in tensors])
             both = torch.stack([stacked.sum(), (~stacked.isfinite()).sum().float()]).tolist()
             total, nonfinite = total + both[0], nonfinite + int(both[1])
-        return total, nonfinite, len(self.tensors) + len(self.numbers)
+        return total, nonfinite, len(numbers) + len(tensors)
 
     def flush(self) -> tuple[dict[str, float], int]:
         """Metrics for the window (one host sync) and its count of non-finite losses."""
+        now = time.perf_counter()
+        if self.paused_at is not None:
+            self.paused += now - self.paused_at
+        elapsed = now - self.started - self.paused
         metrics: dict[str, float] = {}
         total, nonfinite, count = self._losses()
         if count:
             metrics["train/loss"] = total / count
-        if self.timed_steps and self.elapsed > 0:
-            metrics["perf/step_time_ms"] = 1000 * self.elapsed / self.timed_steps
-            if self.timed_samples:
-                metrics["perf/samples_per_s"] = self.timed_samples / self.elapsed
-        self._reset()
+        if self.steps and elapsed > 0:
+            metrics["perf/step_time_ms"] = 1000 * elapsed / self.steps
+            if self.samples:
+                metrics["perf/samples_per_s"] = self.samples / elapsed
+        self._reset(now)
         return metrics, nonfinite
 
 
