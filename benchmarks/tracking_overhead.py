@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -133,7 +134,7 @@ def main() -> int:
             f"  cost of one logged step (loss, grad norms, lr, timing, wandb.log): {extra_ms:.3f}"
             f" ms of wall time, {inside_ms:.3f} ms inside tracking calls"
         )
-    print(f"\n(runs kept in {scratch}; delete it when done)")
+    shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
