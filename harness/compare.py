@@ -35,7 +35,6 @@ __all__ = [
 
 Verdict = Literal["better", "worse", "inconclusive", "missing", "failed"]
 _BAD_END = (RunState.FAILED, RunState.CRASHED)
-VERDICTS: tuple[Verdict, ...] = ("better", "worse", "inconclusive", "missing", "failed")
 
 
 @dataclass(frozen=True)
