@@ -18,6 +18,7 @@ __all__ = [
 ]
 
 MAX_BRANCH_LENGTH = 255
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -103,6 +104,25 @@ class Git:
 
     def head_commit(self) -> str | None:
         return self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False) or None
+
+    def changes(self, base: str, head: str, *, limit: int = 30) -> tuple[list[str], str] | None:
+        """Commits on ``head`` since ``base`` (newest first) and the diffstat, if both exist."""
+        for sha in (base, head):
+            if not _SHA.fullmatch(sha):  # commits come from run records: never an option
+                return None
+            probe = subprocess.run(
+                ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
+                cwd=self.cwd,
+                capture_output=True,
+                check=False,
+            )
+            if probe.returncode != 0:
+                return None
+        log = self.run(
+            "log", "--no-decorate", f"--max-count={limit}", "--format=%h %s", f"{base}..{head}"
+        )
+        stat = self.run("diff", "--stat=100", f"{base}...{head}")
+        return [line for line in log.splitlines() if line], stat
 
     def show(self, commit: str, path: str) -> str | None:
         """A file's content at a commit, or None when the commit has no such file."""

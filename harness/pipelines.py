@@ -5,20 +5,35 @@ Wiring only: the logic lives in compare.py, report.py, the stores and the launch
 
 from __future__ import annotations
 
+import json
+import shlex
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
+from .analysis import BranchAnalysis, Changes
 from .compare import compare
 from .config import Settings
+from .diagnose import Highlight, diagnose, highlights
 from .errors import ConfigError, StoreError, UsageError
-from .git import validate_branch
+from .events import RunEvent, validate_run_id
+from .git import Git, validate_branch
 from .launchers import LaunchedRun, open_launcher
 from .manifest import write_text_atomic
-from .report import Report
-from .runs import MetricSpec, RunStore
+from .report import Report, headline
+from .runs import MetricSpec, Run, RunState, RunStore
 from .stores import open_store
 
-__all__ = ["branch_report", "compare_report", "launch_branch", "ordered_metrics"]
+__all__ = [
+    "analyze",
+    "branch_report",
+    "compare_report",
+    "launch_branch",
+    "mark_reported",
+    "ordered_metrics",
+]
 
 
 def ordered_metrics(settings: Settings, first: str | None = None) -> list[MetricSpec]:
@@ -108,3 +123,147 @@ def launch_branch(
 def report_path(settings: Settings, branch: str) -> Path:
     """``reports/<branch>.md``: the local twin of the branch's PR comment."""
     return settings.home / "reports" / f"{branch}.md"
+
+
+ENDED = (RunState.FINISHED, RunState.FAILED, RunState.CRASHED)
+LOG_LINES = 200  # read from the end of a log, never the whole file
+
+
+def pending_runs(runs: Sequence[Run], event: RunEvent) -> list[Run]:
+    """Ended runs not reported yet, narrowed by the event's run id, branch and state."""
+    if event.run_id and not any(r.id == event.run_id for r in runs):
+        raise StoreError(f"event: no run {event.run_id!r} in the store")
+    return [
+        r
+        for r in runs
+        if r.state in ENDED
+        and r.reported_at is None
+        and r.branch
+        and (event.run_id is None or r.id == event.run_id)
+        and (event.branch is None or r.branch == event.branch)
+        and (event.state is None or r.state.value == event.state)
+    ]
+
+
+def analyze_branch(
+    settings: Settings,
+    store: RunStore,
+    runs: Sequence[Run],
+    branch: str,
+    reported: Sequence[Run],
+    *,
+    repo: Path | None,
+) -> BranchAnalysis:
+    """Gather everything the run-ended report of one branch says."""
+    metrics = ordered_metrics(settings)
+    comparison = compare(runs, metrics, baseline_branch=settings.baseline_branch, branches=[branch])
+    result = comparison.branches[0]
+    diagnoses = []
+    found: list[tuple[Run, Highlight]] = []
+    for run in result.runs:
+        diagnosis = diagnose(run, store.log_tail(run.id, LOG_LINES))
+        if diagnosis is not None:
+            diagnoses.append((run, diagnosis))
+        found += [(run, h) for h in highlights(run, store.curve(run.id, "diagnostics/grad_norm"))]
+    primary = comparison.primary
+    baseline = comparison.baseline
+    changes = None
+    if repo is not None and baseline is not None and baseline.commit and result.commit:
+        found_changes = Git(repo).changes(baseline.commit, result.commit)
+        if found_changes is not None:
+            commits, stat = found_changes
+            changes = Changes(baseline.commit, result.commit, tuple(commits), stat)
+    seeds = max(1, len(result.runs))
+    quoted = shlex.quote(branch)  # a valid ref may hold $(…) or ;: never paste it raw
+    return BranchAnalysis(
+        comparison=comparison,
+        result=result,
+        reported_runs=tuple(reported),
+        diagnoses=tuple(diagnoses),
+        highlights=tuple(found),
+        branch_curves=tuple(store.curve(r.id, primary.name) for r in result.runs if primary),
+        baseline_curves=tuple(store.curve(r.id, primary.name) for r in baseline.runs)
+        if baseline and primary
+        else (),
+        changes=changes,
+        reproduce=(
+            f"git fetch origin {quoted} && git switch {quoted}",
+            f"launch-job --branch {quoted} --seeds {seeds}",
+            f"check-results summary --branch {quoted}",
+        ),
+        warnings=tuple(store.warnings),
+    )
+
+
+def analyze(
+    settings: Settings, store: RunStore, event: RunEvent, *, out_dir: Path, repo: Path | None
+) -> list[BranchAnalysis]:
+    """One report per branch with newly ended runs, written to ``out_dir`` with an index.
+
+    The folder is replaced whole: reports are written to a sibling temporary folder that
+    is renamed into place, so a failure leaves the previous folder as it was.
+    """
+    if event.project and event.project != settings.wandb.project:
+        raise UsageError(
+            f"event: project {event.project!r} is not this repository's W&B project"
+            f" ({settings.wandb.project!r} in harness.yaml or WANDB_PROJECT)"
+        )
+    runs = store.runs()
+    pending = pending_runs(runs, event)
+    branches = sorted({r.branch for r in pending if r.branch})
+    analyses = [
+        analyze_branch(settings, store, runs, b, [r for r in pending if r.branch == b], repo=repo)
+        for b in branches
+    ]
+    write_analyses(analyses, out_dir)
+    return analyses
+
+
+def write_analyses(analyses: Sequence[BranchAnalysis], out_dir: Path) -> None:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        index = []
+        for analysis in analyses:
+            name = quote(analysis.branch, safe="")
+            (staging / f"{name}.md").write_text(analysis.to_markdown(), encoding="utf-8")
+            (staging / f"{name}.json").write_text(
+                json.dumps(analysis.to_json(), indent=1, allow_nan=False), encoding="utf-8"
+            )
+            index.append(
+                {
+                    "branch": analysis.branch,
+                    "verdict": analysis.verdict,
+                    "headline": headline(analysis.comparison, analysis.result),
+                    "markdown": f"{name}.md",
+                    "json": f"{name}.json",
+                    "runs": [r.id for r in analysis.reported_runs],
+                }
+            )
+        (staging / "index.json").write_text(
+            json.dumps({"schema_version": 1, "reports": index}, indent=1), encoding="utf-8"
+        )
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def mark_reported(store: RunStore, reports_dir: Path) -> list[str]:
+    """Mark the runs of a reports folder's index as reported (after delivery succeeded)."""
+    index_path = reports_dir / "index.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        run_ids = [run_id for report in index["reports"] for run_id in report["runs"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{index_path}: not a reports index ({exc})") from exc
+    for run_id in run_ids:
+        try:
+            validate_run_id(run_id)
+        except UsageError as exc:
+            raise UsageError(f"{index_path}: {exc}") from exc
+    for run_id in run_ids:
+        store.get(run_id)  # all must exist before any is marked
+    store.mark_reported(run_ids)
+    return run_ids

@@ -93,6 +93,7 @@ class Run:
     config: Mapping[str, Any] = field(default_factory=dict)
     summary: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    reported_at: str | None = None  # set once the run's report was delivered
 
     @property
     def short_commit(self) -> str:
@@ -131,3 +132,7 @@ class RunStore(Protocol):
     def curve(self, run_id: str, metric: str) -> list[tuple[int, float]]: ...
 
     def log_tail(self, run_id: str, lines: int = 50) -> list[str]: ...
+
+    def mark_reported(self, run_ids: Iterable[str]) -> None:
+        """Record that these runs' report was delivered, so later events skip them."""
+        ...

@@ -88,7 +88,8 @@ def test_launched_run_records_identity_config_summary_and_curves(
 
     curve = LocalStore(home).curve("launch01", "val/accuracy")
     assert 2 <= len(curve) <= 256 and curve[-1] == (600, 0.9)
-    assert LocalStore(home).curve("launch01", "train/loss") == []  # undeclared: summary only
+    loss_curve = LocalStore(home).curve("launch01", "train/loss")  # kept for the run report
+    assert 2 <= len(loss_curve) <= 256 and loss_curve[-1] == (599, pytest.approx(1 / 600))
     assert not (elsewhere / "wandb").exists()  # nothing written to the working directory
 
     wandb_dir = find_wandb_run_dir(run_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from .analyze import analyze_cmd, mark_reported_cmd
 from .launch import launch
 from .results import results
 
@@ -22,6 +23,8 @@ def harness_cli() -> None:
 
 harness_cli.add_command(launch, "launch")
 harness_cli.add_command(results, "results")
+harness_cli.add_command(analyze_cmd, "analyze")
+harness_cli.add_command(mark_reported_cmd, "mark-reported")
 
 results_cli = results
 launch_cli = launch

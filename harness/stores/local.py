@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..manifest import CURVES_FILE, MANIFEST_FILE, read_json
+from ..manifest import CURVES_FILE, MANIFEST_FILE, now_iso, read_json, update_manifest
 from ..runs import Run, RunState
 
 __all__ = ["LocalStore", "find_wandb_run_dir"]
@@ -80,6 +80,7 @@ def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
         config=config,
         summary=_mapping(data.get("summary")),
         tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
+        reported_at=_str(data.get("reported_at")),
     )
 
 
@@ -128,7 +129,8 @@ def read_wandb_offline(run_id: str, wandb_dir: Path) -> Run:
 
 
 class LocalStore:
-    """Reads runs from a local store directory. Never writes (writers: launcher, tracking)."""
+    """Reads runs from a local store directory. Writes only the ``reported_at`` mark (the
+    launcher and tracking write everything else)."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -212,6 +214,12 @@ class LocalStore:
             ):
                 curve.append((point[0], float(point[1])))
         return curve
+
+    def mark_reported(self, run_ids: Iterable[str]) -> None:
+        when = now_iso()
+        for run_id in run_ids:
+            update_manifest(self.run_dir(run_id), reported_at=when)
+        self._cache = None
 
     def log_path(self, run_id: str) -> Path | None:
         run_dir = self.run_dir(run_id)

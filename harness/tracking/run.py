@@ -28,6 +28,9 @@ MANIFEST_EVERY_S = 15.0  # how often a live run refreshes its manifest and curve
 # Rows go to W&B in bursts: a lone wandb.log in a training loop costs ~1 ms here, a burst
 # of them ~0.3 ms each (benchmarks/tracking_overhead.py). A row waits at most this long:
 EMIT_AFTER_S = 5.0
+# Besides the declared metrics, the local store keeps these curves for the run report
+# (loss trend, gradient-norm spikes).
+EXTRA_CURVES = ("train/loss", "diagnostics/grad_norm")
 EMIT_ROWS = 32
 MAX_CHECKPOINTS_LISTED = 20
 
@@ -203,7 +206,8 @@ class Tracker(NoopTracker):
         self.log_every = log_every
         self._wandb_run = wandb_run
         self._specs: dict[str, MetricSpec] = {m.name: m for m in settings.metrics}
-        self._curves: dict[str, CurveBuffer] = {name: CurveBuffer() for name in self._specs}
+        curve_keys = [*self._specs, *EXTRA_CURVES]
+        self._curves: dict[str, CurveBuffer] = {name: CurveBuffer() for name in curve_keys}
         self._summary: dict[str, Any] = {}
         self._checkpoints: list[dict[str, Any]] = []
         self._saved = 0
@@ -297,11 +301,13 @@ class Tracker(NoopTracker):
             self._wandb_run.log(values, step=step)
 
     def _remember(self, key: str, step: int, value: float) -> None:
+        curve = self._curves.get(key)
+        if curve is not None:
+            curve.add(step, value)
         spec = self._specs.get(key)
         if spec is None:
             self._summary[key] = value
             return
-        self._curves[key].add(step, value)
         best_key = "max" if spec.goal == "maximize" else "min"
         best = self._summary.get(key, {}).get(best_key)
         entry: dict[str, float] = {"last": value}

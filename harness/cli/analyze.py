@@ -1,0 +1,106 @@
+"""harness analyze / mark-reported: the run-ended reports, and their delivery bookkeeping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..events import RunEvent, read_event_file, validate_run_id
+from ..git import Git, validate_branch
+from ..pipelines import analyze, mark_reported
+from ..stores import open_store
+from .common import echo_json, get_settings, reports_errors, settings_options
+
+
+@click.command("analyze")
+@click.option(
+    "--event-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A repository_dispatch event (default: GITHUB_EVENT_PATH, when set).",
+)
+@click.option("--run-id", help="Report this run only.")
+@click.option("--branch", "-b", help="Report this branch's new runs only.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Reports folder, replaced whole (default: HARNESS_HOME/analysis).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@settings_options
+@reports_errors
+def analyze_cmd(
+    event_file: Path | None,
+    run_id: str | None,
+    branch: str | None,
+    out: Path | None,
+    fmt: str,
+    backend: str | None,
+    home: Path | None,
+) -> None:
+    """Write a report for each branch with runs that ended and were not reported yet.
+
+    The event (W&B's webhook, delivered as a repository_dispatch) is validated before any
+    work. Each report (Markdown + JSON) compares the branch's newest runs with the
+    baseline, shows the primary metric's curve, what changed, and why failed runs failed.
+    Nothing new to report is a success. Runs are marked reported only by
+    `harness mark-reported`, after the reports were delivered.
+    """
+    settings = get_settings(backend, home)
+    if event_file is None and not (run_id or branch) and os.environ.get("GITHUB_EVENT_PATH"):
+        event_file = Path(os.environ["GITHUB_EVENT_PATH"])
+    if event_file is not None:
+        event = read_event_file(event_file)
+    else:
+        event = RunEvent(entity=settings.wandb.entity, project=None)
+    if run_id or branch:
+        if branch:
+            validate_branch(branch)
+        event = RunEvent(
+            entity=event.entity,
+            project=event.project,
+            run_id=run_id or event.run_id,
+            branch=branch or event.branch,
+            state=event.state,
+        )
+        if run_id is not None:
+            validate_run_id(run_id)
+    out_dir = (out or settings.home / "analysis").resolve()
+    store = open_store(settings)
+    analyses = analyze(settings, store, event, out_dir=out_dir, repo=Git(Path.cwd()).main_root())
+    if fmt == "json":
+        echo_json(
+            {
+                "schema_version": 1,
+                "out": str(out_dir),
+                "reports": [
+                    {
+                        "branch": a.branch,
+                        "verdict": a.verdict,
+                        "runs": [r.id for r in a.reported_runs],
+                    }
+                    for a in analyses
+                ],
+            }
+        )
+        return
+    if not analyses:
+        click.echo("nothing new to report: every ended run has been reported")
+        return
+    for a in analyses:
+        click.echo(f"{a.branch}: {a.verdict} ({len(a.reported_runs)} new run(s))")
+    click.echo(f"reports in {out_dir} (index.json lists them)")
+
+
+@click.command("mark-reported")
+@click.argument("reports_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@settings_options
+@reports_errors
+def mark_reported_cmd(reports_dir: Path, backend: str | None, home: Path | None) -> None:
+    """Mark the runs in REPORTS_DIR/index.json as reported, once their reports were delivered."""
+    settings = get_settings(backend, home)
+    marked = mark_reported(open_store(settings), reports_dir)
+    click.echo(f"marked {len(marked)} run(s) reported")
