@@ -20,7 +20,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,dev]"
+	$(PIP) install -e ".[train,llm,dev]"
 	touch $@
 
 demo: $(VENV)/.demo-installed

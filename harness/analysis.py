@@ -104,6 +104,9 @@ class BranchAnalysis:
     changes: Changes | None = None
     reproduce: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    analysis: str | None = None  # sanitized text from the analysis engine
+    analysis_note: str | None = None  # why there is no analysis
+    analyst: str | None = None
 
     @property
     def branch(self) -> str:
@@ -144,6 +147,7 @@ class BranchAnalysis:
                 "diffstat": self.changes.diffstat,
             },
             "reproduce": list(self.reproduce),
+            "analysis": {"engine": self.analyst, "text": self.analysis, "note": self.analysis_note},
         }
 
     def to_markdown(self) -> str:
@@ -192,6 +196,10 @@ class BranchAnalysis:
                     "",
                     "</details>",
                 ]
+        if self.analysis:
+            lines += ["", f"#### Analysis ({_md_escape(self.analyst or 'LLM')})", "", self.analysis]
+        elif self.analysis_note:
+            lines += ["", f"_Analysis skipped: {_md_escape(self.analysis_note)}._"]
         if self.changes is not None:
             changes = self.changes
             lines += [

@@ -25,6 +25,7 @@ from .runs import MetricSpec
 __all__ = [
     "BACKENDS",
     "CONFIG_FILE",
+    "AnalysisSettings",
     "LaunchSettings",
     "Settings",
     "TrackingSettings",
@@ -68,6 +69,20 @@ class TrackingSettings:
     predictions: int = 32  # rows of the sample-predictions table
 
 
+ENGINES = ("anthropic", "none")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How `harness analyze` asks Claude for an analysis of an ended run."""
+
+    engine: str = "anthropic"  # anthropic (the API, ANTHROPIC_API_KEY) or none
+    model: str = "claude-sonnet-4-5"
+    max_tokens: int = 1500  # the answer's budget
+    max_prompt_chars: int = 60_000  # a hard cap on what is sent, logs included
+    timeout_s: float = 120.0  # per request (the SDK's own default is 10 minutes)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the harness reads from configuration, resolved and validated."""
@@ -79,6 +94,7 @@ class Settings:
     wandb: WandbSettings = field(default_factory=WandbSettings)
     launch: LaunchSettings = field(default_factory=LaunchSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     metrics: tuple[MetricSpec, ...] = ()
     source: Path | None = None
 
@@ -185,7 +201,9 @@ def _metrics(data: object, where: str) -> tuple[MetricSpec, ...]:
 def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     """Validate the content of a ``harness.yaml`` into keyword arguments for Settings."""
     top = _Reader(
-        data, f"{source}:", {"backend", "baseline_branch", "wandb", "launch", "tracking", "metrics"}
+        data,
+        f"{source}:",
+        {"backend", "baseline_branch", "wandb", "launch", "tracking", "analysis", "metrics"},
     )
     out: dict[str, Any] = {}
     backend = top.get("backend", str, None)
@@ -226,8 +244,40 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
         timeout_s=parse_duration(timeout, f"{source}: launch.timeout") if timeout else None,
     )
     out["tracking"] = _tracking(_Reader(top.raw("tracking"), f"{source}: tracking", _TRACKING_KEYS))
+    out["analysis"] = _analysis(_Reader(top.raw("analysis"), f"{source}: analysis", _ANALYSIS_KEYS))
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
     return out
+
+
+_ANALYSIS_KEYS = {"engine", "model", "max_tokens", "max_prompt_chars", "timeout"}
+
+
+def _analysis(reader: _Reader) -> AnalysisSettings:
+    default = AnalysisSettings()
+    engine = reader.get("engine", str, default.engine)
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"{reader.where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}"
+        )
+    model = reader.get("model", str, default.model)
+    if not re.fullmatch(r"[A-Za-z0-9._:@-]{1,100}", model):
+        raise ConfigError(f"{reader.where}.model: not a model name: {model!r}")
+    max_tokens = reader.get("max_tokens", int, default.max_tokens)
+    if not 1 <= max_tokens <= 64_000:
+        raise ConfigError(f"{reader.where}.max_tokens: expected 1 to 64000, got {max_tokens}")
+    cap = reader.get("max_prompt_chars", int, default.max_prompt_chars)
+    if not 2_000 <= cap <= 1_000_000:
+        raise ConfigError(f"{reader.where}.max_prompt_chars: expected 2000 to 1000000, got {cap}")
+    timeout = reader.raw("timeout")
+    return AnalysisSettings(
+        engine=engine,
+        model=model,
+        max_tokens=max_tokens,
+        max_prompt_chars=cap,
+        timeout_s=parse_duration(timeout, f"{reader.where}.timeout")
+        if timeout
+        else default.timeout_s,
+    )
 
 
 _TRACKING_KEYS = {"log_every", "diagnostics", "stop_on_nonfinite", "predictions"}

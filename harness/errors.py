@@ -8,7 +8,8 @@ The tree::
      │    ├── ConfigError         exit 2  harness.yaml or a HARNESS_* variable is invalid
      │    ├── BranchError         exit 2  a branch name git refuses, or one that does not exist
      │    └── BackendUnavailable  exit 2  the configured backend is not implemented yet
-     └── StoreError               exit 2  the run store cannot be read (unreadable dir, unknown run)
+     ├── StoreError               exit 2  the run store cannot be read (unreadable dir, unknown run)
+     └── AnalysisUnavailable      (caught) the LLM analysis could not be had; the report says why
 
 Messages are one line and name the offending value, so the CLI prints them as they are.
 """
@@ -16,6 +17,7 @@ Messages are one line and name the offending value, so the CLI prints them as th
 from __future__ import annotations
 
 __all__ = [
+    "AnalysisUnavailable",
     "BackendUnavailable",
     "BranchError",
     "ConfigError",
@@ -54,3 +56,8 @@ class BackendUnavailable(UsageError):
 
 class StoreError(HarnessError):
     exit_code = 2
+
+
+class AnalysisUnavailable(HarnessError):
+    """No analysis from the engine (no key, API down, timeout). Never fatal: the report
+    notes the reason instead."""

@@ -10,14 +10,17 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
 from .analysis import BranchAnalysis, Changes
+from .analysts import Analyst
+from .analysts.prompt import SYSTEM, build_prompt, sanitize
 from .compare import compare
 from .config import Settings
 from .diagnose import Highlight, diagnose, highlights
-from .errors import ConfigError, StoreError, UsageError
+from .errors import AnalysisUnavailable, ConfigError, StoreError, UsageError
 from .events import RunEvent, validate_run_id
 from .git import Git, validate_branch
 from .launchers import LaunchedRun, open_launcher
@@ -196,7 +199,13 @@ def analyze_branch(
 
 
 def analyze(
-    settings: Settings, store: RunStore, event: RunEvent, *, out_dir: Path, repo: Path | None
+    settings: Settings,
+    store: RunStore,
+    event: RunEvent,
+    *,
+    out_dir: Path,
+    repo: Path | None,
+    analyst: Analyst | None,
 ) -> list[BranchAnalysis]:
     """One report per branch with newly ended runs, written to ``out_dir`` with an index.
 
@@ -211,12 +220,27 @@ def analyze(
     runs = store.runs()
     pending = pending_runs(runs, event)
     branches = sorted({r.branch for r in pending if r.branch})
-    analyses = [
-        analyze_branch(settings, store, runs, b, [r for r in pending if r.branch == b], repo=repo)
-        for b in branches
-    ]
+    analyses = []
+    for branch in branches:
+        new = [r for r in pending if r.branch == branch]
+        found = analyze_branch(settings, store, runs, branch, new, repo=repo)
+        analyses.append(with_analysis(settings, found, analyst))
     write_analyses(analyses, out_dir)
     return analyses
+
+
+def with_analysis(
+    settings: Settings, analysis: BranchAnalysis, analyst: Analyst | None
+) -> BranchAnalysis:
+    """The report with the engine's analysis added, or with a note saying why it is not."""
+    if analyst is None:
+        return replace(analysis, analysis_note="analysis.engine is none in harness.yaml")
+    prompt = build_prompt(analysis.to_json(), cap=settings.analysis.max_prompt_chars)
+    try:
+        text = analyst.analyze(SYSTEM, prompt)
+    except AnalysisUnavailable as exc:
+        return replace(analysis, analyst=analyst.name, analysis_note=str(exc))
+    return replace(analysis, analyst=analyst.name, analysis=sanitize(text))
 
 
 def write_analyses(analyses: Sequence[BranchAnalysis], out_dir: Path) -> None:

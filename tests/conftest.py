@@ -25,11 +25,11 @@ metrics:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The host's HARNESS_* and WANDB_* variables never leak into a test."""
+    """The host's HARNESS_*, WANDB_* and ANTHROPIC_* variables never leak into a test."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("HARNESS_", "WANDB_")):
+        if name.startswith(("HARNESS_", "WANDB_", "ANTHROPIC_")):
             monkeypatch.delenv(name)
     yield
 
@@ -95,12 +95,11 @@ def commit_file(repo: Path, name: str, text: str, *, branch: str | None = None) 
 
 
 def offline_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """The test process's environment without HARNESS_*/WANDB_*, plus ``extra``."""
+    """The test process's environment without HARNESS_*/WANDB_*/ANTHROPIC_*, plus ``extra``."""
     import os
 
-    env = {
-        k: v for k, v in (base or os.environ).items() if not k.startswith(("HARNESS_", "WANDB_"))
-    }
+    prefixes = ("HARNESS_", "WANDB_", "ANTHROPIC_")
+    env = {k: v for k, v in (base or os.environ).items() if not k.startswith(prefixes)}
     env.update(extra)
     return env
 

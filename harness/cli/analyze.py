@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..analysts import open_analyst
 from ..events import RunEvent, read_event_file, validate_run_id
 from ..git import Git, validate_branch
 from ..pipelines import analyze, mark_reported
@@ -70,7 +71,14 @@ def analyze_cmd(
             validate_run_id(run_id)
     out_dir = (out or settings.home / "analysis").resolve()
     store = open_store(settings)
-    analyses = analyze(settings, store, event, out_dir=out_dir, repo=Git(Path.cwd()).main_root())
+    analyses = analyze(
+        settings,
+        store,
+        event,
+        out_dir=out_dir,
+        repo=Git(Path.cwd()).main_root(),
+        analyst=open_analyst(settings),
+    )
     if fmt == "json":
         echo_json(
             {

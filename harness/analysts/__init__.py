@@ -1,0 +1,28 @@
+"""Analysis engines: Claude adds a written analysis to the deterministic report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Protocol
+
+from ..config import Settings
+from .anthropic import AnthropicAnalyst
+
+__all__ = ["Analyst", "AnthropicAnalyst", "open_analyst"]
+
+
+class Analyst(Protocol):
+    name: str
+
+    def analyze(self, system: str, prompt: str) -> str:
+        """The analysis text, or AnalysisUnavailable with a one-line reason."""
+        ...
+
+
+def open_analyst(settings: Settings, env: Mapping[str, str] | None = None) -> Analyst | None:
+    """The configured engine, or None when analysis is turned off (``engine: none``)."""
+    env = os.environ if env is None else env
+    if settings.analysis.engine == "anthropic":
+        return AnthropicAnalyst(settings.analysis, env)
+    return None

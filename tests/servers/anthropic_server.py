@@ -1,0 +1,105 @@
+"""A local server speaking the Anthropic Messages API (POST /v1/messages), for tests.
+
+The real ``anthropic`` SDK talks to it through ANTHROPIC_BASE_URL. Modes reproduce what
+the analysis must survive: a normal answer, overloaded (529), a server error, a reply too
+slow for the client's timeout, and a body that is not JSON. Requests are recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class AnthropicServer:
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.answer = "**What happened** the branch improved accuracy."
+        self.delay_s = 3.0
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if not self.path.startswith("/v1/messages"):
+                    self._send(
+                        404,
+                        {"type": "error", "error": {"type": "not_found_error", "message": "no"}},
+                    )
+                    return
+                if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
+                    error = {"type": "authentication_error", "message": "no key"}
+                    self._send(401, {"type": "error", "error": error})
+                    return
+                request = json.loads(body)
+                server.requests.append(
+                    {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": request}
+                )
+                if server.mode == "overloaded":
+                    self._send(
+                        529,
+                        {
+                            "type": "error",
+                            "error": {"type": "overloaded_error", "message": "Overloaded"},
+                        },
+                    )
+                elif server.mode == "error":
+                    self._send(
+                        500, {"type": "error", "error": {"type": "api_error", "message": "boom"}}
+                    )
+                elif server.mode == "garbage":
+                    self._raw(200, b"<html>not json</html>", "application/json")
+                elif server.mode == "wrongshape":
+                    self._send(200, {"id": "msg_1", "content": "not a list of blocks"})
+                else:
+                    if server.mode == "slow":
+                        time.sleep(server.delay_s)
+                    self._send(200, server.message(request))
+
+            def _send(self, status: int, data: dict[str, Any]) -> None:
+                self._raw(status, json.dumps(data).encode(), "application/json")
+
+            def _raw(self, status: int, payload: bytes, kind: str) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", kind)
+                    if status >= 500:  # the SDK retries; tell it not to wait
+                        self.send_header("retry-after-ms", "1")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def message(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A Message as the API returns it (the SDK validates this shape)."""
+        return {
+            "id": f"msg_{len(self.requests):04d}",
+            "type": "message",
+            "role": "assistant",
+            "model": request.get("model", "claude"),
+            "content": [{"type": "text", "text": self.answer}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 100, "output_tokens": 50},
+        }
+
+    def __enter__(self) -> AnthropicServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
