@@ -260,3 +260,28 @@ def test_curves_are_resampled_onto_one_grid() -> None:
     long = mermaid_chart("m", [("a", [[(s, float(s)) for s in range(1000)]])])
     assert len(long[3].split(",")) == 40
     assert MAX_MARKDOWN < 65_536
+
+
+def test_github_event_path_is_read_when_no_event_is_given(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, home = runs
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "action": "wandb_run_finished",
+                "client_payload": {"project_name": "test", "branch": "exp/killed"},
+            }
+        )
+    )
+    done = subprocess.run(
+        [str(BIN / "harness"), "analyze", "--out", str(tmp_path / "o"), "--format", "json"],
+        cwd=repo,
+        env=offline_env(HARNESS_HOME=str(home), GITHUB_EVENT_PATH=str(event)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["branch"] for r in json.loads(done.stdout)["reports"]] == ["exp/killed"]
