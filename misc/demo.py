@@ -3,7 +3,8 @@
 In a scratch clone of this repository (your branches and your .harness/ are never touched)
 it commits two experiment branches that change the training code, one that should help
 and one that should hurt, plus one with a bug; runs all of them and a baseline on `main`
-with the local launcher; then compares them and names the winner.
+with the local launcher; compares them and names the winner; and writes the run-ended
+report of each branch (the PR comment the GitHub workflow will post).
 """
 
 from __future__ import annotations
@@ -89,9 +90,15 @@ def main() -> int:
     say("4. check-results compare: every branch against main")
     done = subprocess.run([str(BIN / "check-results"), "compare"], cwd=repo, env=env, check=False)
 
+    say("5. harness analyze: the run-ended report of each branch (what its PR would get)")
+    reports = scratch / "reports"
+    subprocess.run(
+        [str(BIN / "harness"), "analyze", "--out", str(reports)], cwd=repo, env=env, check=False
+    )
+
     say(f"Done in {time.monotonic() - started:.0f}s. Everything is in {scratch}:")
     print(f"  runs     {home}/runs/<run-id>/  (harness.json, curves.json, output.log, wandb/)")
-    print(f"  reports  {home}/reports/<branch>.md  (what a PR comment would say)")
+    print(f"  reports  {reports}/<branch>.md  (run-ended reports; index.json lists them)")
     print("\nTry next (from this repository):")
     prefix = f"HARNESS_HOME={home} {BIN.relative_to(ROOT) if BIN.is_relative_to(ROOT) else BIN}/"
     for command in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -46,6 +47,15 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
             "RuntimeError: mat1 and mat2 shapes"
             in (reports / "exp" / "broken-input.md").read_text()
         )
+        index = json.loads((scratch / "reports" / "index.json").read_text())
+        assert {r["branch"]: r["verdict"] for r in index["reports"]} == {
+            "exp/broken-input": "failed",
+            "exp/high-lr": "worse",
+            "exp/wider-mlp": "better",
+            "main": "inconclusive",
+        }
+        wider = (scratch / "reports" / "exp%2Fwider-mlp.md").read_text()
+        assert "```mermaid" in wider and "Widen the hidden layer" in wider
     finally:
         shutil.rmtree(scratch)
     after = subprocess.run(
