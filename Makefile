@@ -5,6 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # torch from PyPI defaults to a multi-GB CUDA build; this CPU build is what the demo needs.
 TORCH  ?= torch==2.13.0
+# The Claude Code CLI, for the tests of the `claude_code` analysis engine (a local install).
+CLAUDE_CODE ?= @anthropic-ai/claude-code@2.1.328
+TOOLS  := .tools
+CLAUDE := $(TOOLS)/node_modules/.bin/claude
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .PHONY: demo test lint typecheck unit clean
@@ -33,10 +37,13 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.test-installed
-	$(BIN)/pytest
+$(CLAUDE):
+	npm install --no-audit --no-fund --silent --prefix $(TOOLS) "$(CLAUDE_CODE)"
+
+unit: $(VENV)/.test-installed $(CLAUDE)
+	HARNESS_TEST_CLAUDE_BIN="$(abspath $(CLAUDE))" $(BIN)/pytest
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -69,14 +69,14 @@ class TrackingSettings:
     predictions: int = 32  # rows of the sample-predictions table
 
 
-ENGINES = ("anthropic", "none")
+ENGINES = ("anthropic", "claude_code", "none")
 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
     """How `harness analyze` asks Claude for an analysis of an ended run."""
 
-    engine: str = "anthropic"  # anthropic (the API, ANTHROPIC_API_KEY) or none
+    engine: str = "anthropic"  # anthropic (the SDK), claude_code (claude -p) or none
     model: str = "claude-sonnet-4-5"
     max_tokens: int = 1500  # the answer's budget
     max_prompt_chars: int = 60_000  # a hard cap on what is sent, logs included

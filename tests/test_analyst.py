@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,56 @@ def test_sanitize_bounds_the_answer() -> None:
 def test_analyst_without_key_says_so() -> None:
     with pytest.raises(AnalysisUnavailable, match="ANTHROPIC_API_KEY is not set"):
         AnthropicAnalyst(AnalysisSettings(), {}).analyze("s", "p")
+
+
+def claude_bin() -> str:
+    """The Claude Code CLI that `make test` installs under .tools/."""
+    found = os.environ.get("HARNESS_TEST_CLAUDE_BIN") or str(
+        Path(__file__).parent.parent / ".tools" / "node_modules" / ".bin" / "claude"
+    )
+    if not Path(found).exists():
+        pytest.skip("the claude CLI is not installed (make test installs it)")
+    return found
+
+
+def claude_env(server: AnthropicServer, tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),  # no user settings, no saved logins
+        "ANTHROPIC_API_KEY": "k",
+        "ANTHROPIC_BASE_URL": server.url,
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "HARNESS_CLAUDE_BIN": claude_bin(),
+    }
+
+
+def test_claude_code_engine_streams_from_the_same_server(
+    project: Path, server: AnthropicServer, tmp_path: Path
+) -> None:
+    (project / "harness.yaml").write_text(
+        METRICS_YAML + "analysis: {engine: claude_code, model: claude-test, timeout: 60s}\n"
+    )
+    server.answer = "**Next step** widen it again <b>now</b>"
+    reports = run_analyze(project, claude_env(server, tmp_path))
+    good = reports["exp%2Fgood.md"]
+    assert "#### Analysis (Claude Code (claude -p))" in good
+    assert "**Next step** widen it again &lt;b&gt;now&lt;/b&gt;" in good
+    request = server.requests[-1]["body"]
+    assert request["stream"] is True and request["model"] == "claude-test"
+    assert request.get("tools", []) == []  # no tools: run data cannot make it act
+    assert any(SYSTEM in block["text"] for block in request["system"])
+
+
+def test_claude_code_engine_failures_become_notes(
+    project: Path, server: AnthropicServer, tmp_path: Path
+) -> None:
+    (project / "harness.yaml").write_text(
+        METRICS_YAML + "analysis: {engine: claude_code, timeout: 20s}\n"
+    )
+    env = claude_env(server, tmp_path)
+    missing = run_analyze(project, {**env, "HARNESS_CLAUDE_BIN": "", "PATH": str(tmp_path)})
+    assert "_Analysis skipped: the claude CLI is not installed" in missing["main.md"]
+    server.mode = "garbage"
+    broken = run_analyze(project, env)
+    assert "_Analysis skipped: claude -p failed" in broken["main.md"]

@@ -8,8 +8,9 @@ from typing import Protocol
 
 from ..config import Settings
 from .anthropic import AnthropicAnalyst
+from .claude_code import ClaudeCodeAnalyst
 
-__all__ = ["Analyst", "AnthropicAnalyst", "open_analyst"]
+__all__ = ["Analyst", "AnthropicAnalyst", "ClaudeCodeAnalyst", "open_analyst"]
 
 
 class Analyst(Protocol):
@@ -25,4 +26,6 @@ def open_analyst(settings: Settings, env: Mapping[str, str] | None = None) -> An
     env = os.environ if env is None else env
     if settings.analysis.engine == "anthropic":
         return AnthropicAnalyst(settings.analysis, env)
+    if settings.analysis.engine == "claude_code":
+        return ClaudeCodeAnalyst(settings.analysis, env)
     return None

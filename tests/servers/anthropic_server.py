@@ -61,7 +61,10 @@ class AnthropicServer:
                 else:
                     if server.mode == "slow":
                         time.sleep(server.delay_s)
-                    self._send(200, server.message(request))
+                    if request.get("stream"):
+                        self._raw(200, server.stream(request), "text/event-stream")
+                    else:
+                        self._send(200, server.message(request))
 
             def _send(self, status: int, data: dict[str, Any]) -> None:
                 self._raw(status, json.dumps(data).encode(), "application/json")
@@ -95,6 +98,42 @@ class AnthropicServer:
             "stop_sequence": None,
             "usage": {"input_tokens": 100, "output_tokens": 50},
         }
+
+    def stream(self, request: dict[str, Any]) -> bytes:
+        """The same answer as server-sent events, as the streaming API sends it."""
+        start = {**self.message(request), "content": [], "stop_reason": None}
+        events = [
+            ("message_start", {"type": "message_start", "message": start}),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": self.answer},
+                },
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 50},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        return "".join(
+            f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events
+        ).encode()
 
     def __enter__(self) -> AnthropicServer:
         self.thread.start()
