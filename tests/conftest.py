@@ -123,3 +123,17 @@ for step in range(5):
 print("plain run says hello")
 run.finish()
 """
+
+
+def run_cli(
+    program: str, repo: Path, home: Path, *args: str, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """One of our console scripts, run as a user would, on the store at ``home``."""
+    return subprocess.run(
+        [str(BIN / program), *args],
+        cwd=repo,
+        env=offline_env(HARNESS_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -12,7 +12,7 @@ from harness.analysis import MAX_MARKDOWN, mermaid_chart, resample
 from harness.diagnose import diagnose, highlights
 from harness.runs import Run, RunState
 
-from .conftest import BIN, METRICS_YAML, commit_file, git, offline_env
+from .conftest import BIN, METRICS_YAML, commit_file, git, offline_env, run_cli
 
 TRACKED = """
 from harness import tracking
@@ -30,14 +30,7 @@ for step in range(10):
 
 
 def harness(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "harness"), *args],
-        cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli("harness", repo, home, *args)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore
 
-from .conftest import BIN, commit_file, git, offline_env
+from .conftest import BIN, commit_file, git, offline_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +29,7 @@ run.finish()
 def launch(
     repo: Path, home: Path, *args: str, timeout: int = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "launch-job"), *args],
-        cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli("launch-job", repo, home, *args, timeout=timeout)
 
 
 @pytest.fixture
