@@ -20,8 +20,6 @@ from .report import (
     Report,
     _md_cell,
     _md_escape,
-    fmt_delta,
-    fmt_sample,
     headline,
     marker,
 )
@@ -219,11 +217,3 @@ class BranchAnalysis:
             lines += [f"- {_md_escape(w)}" for w in self.warnings]
             lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
-
-
-def fmt_metric_row(comparison: Comparison, result: BranchResult) -> str:
-    """One line for an index: the primary metric's change."""
-    primary = result.primary
-    if primary is None:
-        return result.primary_verdict
-    return f"{primary.spec.name}: {fmt_sample(primary.candidate)} ({fmt_delta(primary)})"
