@@ -18,7 +18,7 @@ __all__ = ["harness_cli", "launch_cli", "results_cli"]
 @click.group("harness")
 @click.version_option(package_name="harness")
 def harness_cli() -> None:
-    """One experiment = one git branch: launch, track and compare ML runs."""
+    """One experiment = one git branch: launch, track, analyze and compare ML runs."""
 
 
 harness_cli.add_command(launch, "launch")
