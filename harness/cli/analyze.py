@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ from ..events import RunEvent, read_event_file, validate_run_id
 from ..git import Git, validate_branch
 from ..pipelines import analyze, mark_reported
 from ..stores import open_store
-from .common import echo_json, get_settings, reports_errors, settings_options
+from .common import echo_json, format_option, get_settings, reports_errors, settings_options
 
 
 @click.command("analyze")
@@ -28,9 +29,7 @@ from .common import echo_json, get_settings, reports_errors, settings_options
     type=click.Path(file_okay=False, path_type=Path),
     help="Reports folder, replaced whole (default: HARNESS_HOME/analysis).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table", "json", help="table: for terminals; json: for tools.")
 @settings_options
 @reports_errors
 def analyze_cmd(
@@ -51,24 +50,15 @@ def analyze_cmd(
     `harness mark-reported`, after the reports were delivered.
     """
     settings = get_settings(backend, home)
+    if branch is not None:
+        validate_branch(branch)
+    if run_id is not None:
+        validate_run_id(run_id)
     if event_file is None and not (run_id or branch) and os.environ.get("GITHUB_EVENT_PATH"):
         event_file = Path(os.environ["GITHUB_EVENT_PATH"])
-    if event_file is not None:
-        event = read_event_file(event_file)
-    else:
-        event = RunEvent(entity=settings.wandb.entity, project=None)
-    if run_id or branch:
-        if branch:
-            validate_branch(branch)
-        event = RunEvent(
-            entity=event.entity,
-            project=event.project,
-            run_id=run_id or event.run_id,
-            branch=branch or event.branch,
-            state=event.state,
-        )
-        if run_id is not None:
-            validate_run_id(run_id)
+    event = read_event_file(event_file) if event_file else RunEvent(settings.wandb.entity, None)
+    # Flags narrow what the event names.
+    event = replace(event, run_id=run_id or event.run_id, branch=branch or event.branch)
     out_dir = (out or settings.home / "analysis").resolve()
     store = open_store(settings)
     analyses = analyze(

@@ -38,15 +38,19 @@ def settings_options(func: F) -> F:
     return func
 
 
-def format_option(func: F) -> F:
+def format_option(
+    *formats: str,
+    help: str = "table: for terminals; md: Markdown for PRs and job summaries; json: for tools.",
+) -> Callable[[F], F]:
+    """``--format`` with these choices (default: table, md, json); table is the default."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(formats or FORMATS),
         default="table",
         show_default=True,
-        help="table: for terminals; md: Markdown for PRs and job summaries; json: for tools.",
-    )(func)
+        help=help,
+    )
 
 
 def get_settings(backend: str | None, home: Path | None) -> Settings:

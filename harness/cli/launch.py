@@ -12,7 +12,14 @@ from ..errors import ConfigError, UsageError
 from ..git import Git
 from ..pipelines import launch_branch
 from ..runs import RunState
-from .common import console, echo_json, get_settings, reports_errors, settings_options
+from .common import (
+    console,
+    echo_json,
+    format_option,
+    get_settings,
+    reports_errors,
+    settings_options,
+)
 
 
 def _timeout(value: str | None) -> float | None:
@@ -28,13 +35,8 @@ def _timeout(value: str | None) -> float | None:
 @click.option("--branch", "-b", required=True, help="Branch whose newest commit is run.")
 @click.option("--seeds", type=click.IntRange(1, 100), help="Runs (seeds 0..N-1) in one group.")
 @click.option("--timeout", help="Per-run limit: 90s, 30m, 2h or minutes (default: harness.yaml).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="json: print the runs as JSON on stdout; progress goes to stderr.",
+@format_option(
+    "table", "json", help="json: print the runs as JSON on stdout; progress goes to stderr."
 )
 @settings_options
 @reports_errors

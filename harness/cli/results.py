@@ -57,7 +57,7 @@ def results() -> None:
 @click.option("--branch", "-b", required=True, help="The branch to summarise.")
 @click.option("--baseline", help="Baseline branch (default: baseline_branch in harness.yaml).")
 @click.option("--metric", help="Declared metric to show first.")
-@format_option
+@format_option()
 @settings_options
 @reports_errors
 def summary(
@@ -88,7 +88,7 @@ def summary(
 @click.option("--branches", help="Comma-separated branches (default: every branch with runs).")
 @click.option("--baseline", help="Baseline branch (default: baseline_branch in harness.yaml).")
 @click.option("--metric", help="Declared metric to show first.")
-@format_option
+@format_option()
 @settings_options
 @reports_errors
 def compare_cmd(
@@ -123,9 +123,7 @@ def compare_cmd(
     multiple=True,
     help="Only runs in this state (repeatable).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table", "json", help="table: for terminals; json: for tools.")
 @settings_options
 @reports_errors
 def runs_cmd(
