@@ -119,13 +119,15 @@ def diagnose(run: Run, log_tail: Sequence[str]) -> Diagnosis | None:
         if any(pattern.search(line) for line in log_tail) or pattern.search(reason):
             line = _exception_line(log_tail)
             return Diagnosis(category, f"{summary}" + (f": {line}" if line else ""), excerpt)
-    if "SIGTERM" in reason or "preempt" in text.lower():
+    if "SIGTERM" in reason or "preempt" in reason or "preempt" in text.lower():
         return Diagnosis("preempted", f"terminated from outside ({reason or 'SIGTERM'})", excerpt)
-    if reason.startswith(("killed by signal", "interrupted")):
+    if reason.startswith(("killed", "interrupted")):
         return Diagnosis("killed", f"the process was {reason}", excerpt)
     line = _exception_line(log_tail)
     if line:
         return Diagnosis("exception", f"raised {line}", excerpt)
+    if reason.startswith("lost"):  # W&B's "crashed": heartbeats stopped, no error in the log
+        return Diagnosis("killed", f"the process was {reason}", excerpt)
     if run.state is RunState.RUNNING or run.state is RunState.UNKNOWN:
         return None
     detail = reason or (

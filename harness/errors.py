@@ -7,7 +7,7 @@ The tree::
      ├── UsageError               exit 2  bad input: the user can fix the command line
      │    ├── ConfigError         exit 2  harness.yaml or a HARNESS_* variable is invalid
      │    ├── BranchError         exit 2  a branch name git refuses, or one that does not exist
-     │    └── BackendUnavailable  exit 2  the configured backend is not implemented yet
+     │    └── BackendUnavailable  exit 2  the backend cannot be used (no key, refused key)
      ├── StoreError               exit 2  the run store cannot be read (unreadable dir, unknown run)
      └── AnalysisUnavailable      (caught) the LLM analysis could not be had; the report says why
 

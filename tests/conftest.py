@@ -137,3 +137,56 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+TRACKED = """
+from harness import tracking
+run = tracking.init(config={"lr": 0.1})
+for step in range(1, 6):
+    run.log({"val/accuracy": ACC * step / 5, "val/loss": 1 - ACC * step / 5}, step=step * 10)
+run.finish()
+"""
+NAN = """
+from harness import tracking
+run = tracking.init(config={}, log_every=2)
+for step in range(10):
+    run.step(float("nan") if step > 3 else 1.0)
+"""
+
+
+@pytest.fixture(scope="session")
+def ended_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A repository whose store holds a baseline and four branches' ended runs: one
+    finished better, one failed with a traceback, one killed by a signal, one NaN loss.
+
+    Shared by the whole session: tests read it, and only mark-reported tests write to it."""
+    root = tmp_path_factory.mktemp("analyze")
+    repo, home = root / "repo", root / "store"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "config", "user.name", "T")
+    git(repo, "config", "user.email", "t@example.invalid")
+    commit_file(
+        repo,
+        "harness.yaml",
+        "wandb: {project: test}\nlaunch: {entry_point: train.py}\n" + METRICS_YAML,
+    )
+    commit_file(repo, "train.py", TRACKED.replace("ACC", "0.80"))
+    branches = {
+        "exp/good": ("train.py", TRACKED.replace("ACC", "0.90")),
+        "exp/fails": ("train.py", "def f():\n    raise ValueError('shapes do not match')\nf()\n"),
+        "exp/killed": ("train.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
+        "exp/nan": ("train.py", NAN),
+    }
+    for branch, (name, text) in branches.items():
+        git(repo, "checkout", "--quiet", "-b", branch, "main")
+        if branch == "exp/nan":
+            (repo / "harness.yaml").write_text(
+                (repo / "harness.yaml").read_text() + "tracking: {stop_on_nonfinite: true}\n"
+            )
+        commit_file(repo, name, text)
+        git(repo, "checkout", "--quiet", "main")
+    for branch in ["main", *branches]:
+        done = run_cli("harness", repo, home, "launch", "--branch", branch)
+        assert done.returncode in (0, 1), done.stderr
+    return repo, home

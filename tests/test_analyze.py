@@ -12,65 +12,17 @@ from harness.analysis import MAX_MARKDOWN, mermaid_chart, resample
 from harness.diagnose import diagnose, highlights
 from harness.runs import Run, RunState
 
-from .conftest import BIN, METRICS_YAML, commit_file, git, offline_env, run_cli
-
-TRACKED = """
-from harness import tracking
-run = tracking.init(config={"lr": 0.1})
-for step in range(1, 6):
-    run.log({"val/accuracy": ACC * step / 5, "val/loss": 1 - ACC * step / 5}, step=step * 10)
-run.finish()
-"""
-NAN = """
-from harness import tracking
-run = tracking.init(config={}, log_every=2)
-for step in range(10):
-    run.step(float("nan") if step > 3 else 1.0)
-"""
+from .conftest import BIN, offline_env, run_cli
 
 
 def harness(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli("harness", repo, home, *args)
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A repository whose store holds a baseline and four branches' ended runs."""
-    root = tmp_path_factory.mktemp("analyze")
-    repo, home = root / "repo", root / "store"
-    repo.mkdir()
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "config", "user.name", "T")
-    git(repo, "config", "user.email", "t@example.invalid")
-    commit_file(
-        repo,
-        "harness.yaml",
-        "wandb: {project: test}\nlaunch: {entry_point: train.py}\n" + METRICS_YAML,
-    )
-    commit_file(repo, "train.py", TRACKED.replace("ACC", "0.80"))
-    branches = {
-        "exp/good": ("train.py", TRACKED.replace("ACC", "0.90")),
-        "exp/fails": ("train.py", "def f():\n    raise ValueError('shapes do not match')\nf()\n"),
-        "exp/killed": ("train.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
-        "exp/nan": ("train.py", NAN),
-    }
-    for branch, (name, text) in branches.items():
-        git(repo, "checkout", "--quiet", "-b", branch, "main")
-        if branch == "exp/nan":
-            (repo / "harness.yaml").write_text(
-                (repo / "harness.yaml").read_text() + "tracking: {stop_on_nonfinite: true}\n"
-            )
-        commit_file(repo, name, text)
-        git(repo, "checkout", "--quiet", "main")
-    for branch in ["main", *branches]:
-        harness(repo, home, "launch", "--branch", branch)
-    return repo, home
-
-
 def test_one_report_per_branch_with_verdict_chart_diagnosis_and_changes(
-    runs: tuple[Path, Path],
+    ended_runs: tuple[Path, Path],
 ) -> None:
-    repo, home = runs
+    repo, home = ended_runs
     out = home / "out"
     done = harness(repo, home, "analyze", "--out", str(out))
     assert done.returncode == 0, done.stderr
@@ -104,8 +56,8 @@ def test_one_report_per_branch_with_verdict_chart_diagnosis_and_changes(
     assert "Why `" in (out / "exp%2Fnan.md").read_text()
 
 
-def test_reported_runs_are_skipped_after_mark_reported(runs: tuple[Path, Path]) -> None:
-    repo, home = runs
+def test_reported_runs_are_skipped_after_mark_reported(ended_runs: tuple[Path, Path]) -> None:
+    repo, home = ended_runs
     out = home / "out2"
     assert harness(repo, home, "analyze", "--branch", "exp/good", "--out", str(out)).returncode == 0
     index = json.loads((out / "index.json").read_text())
@@ -151,9 +103,9 @@ def test_reported_runs_are_skipped_after_mark_reported(runs: tuple[Path, Path]) 
     ],
 )
 def test_hostile_events_are_refused_before_anything_is_written(
-    runs: tuple[Path, Path], tmp_path: Path, payload: object, message: str
+    ended_runs: tuple[Path, Path], tmp_path: Path, payload: object, message: str
 ) -> None:
-    repo, home = runs
+    repo, home = ended_runs
     event = tmp_path / "event.json"
     event.write_text(json.dumps(payload))
     out = tmp_path / "reports"
@@ -164,9 +116,9 @@ def test_hostile_events_are_refused_before_anything_is_written(
 
 
 def test_the_webhook_template_is_a_valid_event_once_filled(
-    runs: tuple[Path, Path], tmp_path: Path
+    ended_runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    repo, home = runs
+    repo, home = ended_runs
     template = (Path(__file__).parent.parent / "misc" / "wandb_webhook_payload.json").read_text()
     filled = template.replace("${entity_name}", "team").replace("${project_name}", "test")
     filled = filled.replace("${event_type}", "RUN_STATE").replace("${event_author}", "alice")
@@ -256,9 +208,9 @@ def test_curves_are_resampled_onto_one_grid() -> None:
 
 
 def test_github_event_path_is_read_when_no_event_is_given(
-    runs: tuple[Path, Path], tmp_path: Path
+    ended_runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    repo, home = runs
+    repo, home = ended_runs
     event = tmp_path / "event.json"
     event.write_text(
         json.dumps(

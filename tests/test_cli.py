@@ -134,7 +134,7 @@ def test_summary_of_the_baseline_itself(project: Path) -> None:
         (["summary", "--branch", "a..b"], "invalid branch name 'a..b'"),
         (["compare", "--branches", "ok,x y"], "invalid branch name 'x y'"),
         (["compare", "--baseline", "bad~1"], "invalid branch name 'bad~1'"),
-        (["compare", "--backend", "wandb"], "the wandb backend cannot read runs yet"),
+        (["compare", "--backend", "wandb"], "W&B: no API key (set WANDB_API_KEY"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(project: Path, args: list[str], message: str) -> None:

@@ -159,3 +159,12 @@ def test_tail_reads_only_the_end_of_big_logs(tmp_path: Path) -> None:
     path = tmp_path / "big.log"
     path.write_text("x" * 10_000_000 + "\nlast line\n")
     assert tail_lines(path, 1) == ["last line"]
+
+
+def test_tail_of_one_endless_line_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "bars.log"
+    with open(path, "wb") as handle:  # 64 MB of progress bar and not one newline
+        for _ in range(64):
+            handle.write(b"\r" + b"#" * (1024 * 1024 - 1))
+    [line] = tail_lines(path, 50, max_bytes=256 * 1024)
+    assert len(line) <= 256 * 1024 and set(line) <= {"#", "\r"}

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..errors import BackendUnavailable
 from ..runs import RunStore
 from .local import LocalStore
+from .wandb import WandbStore
 
-__all__ = ["LocalStore", "open_store"]
+__all__ = ["LocalStore", "WandbStore", "open_store"]
 
 
 def open_store(settings: Settings) -> RunStore:
+    """The store the settings name; the W&B one connects on first use."""
     if settings.backend == "local":
         return LocalStore(settings.home)
-    raise BackendUnavailable(
-        "the wandb backend cannot read runs yet (its store adapter is not built); "
-        "use --backend local or HARNESS_BACKEND=local"
-    )
+    return WandbStore(settings)

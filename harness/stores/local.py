@@ -235,16 +235,25 @@ class LocalStore:
         return tail_lines(path, lines) if path else []
 
 
-def tail_lines(path: Path, lines: int, *, block: int = 64 * 1024) -> list[str]:
-    """The last ``lines`` lines of a file, reading only its end."""
+def tail_lines(
+    path: Path, lines: int, *, block: int = 64 * 1024, max_bytes: int = 1024 * 1024
+) -> list[str]:
+    """The last ``lines`` lines of a file, reading at most its last ``max_bytes``.
+
+    A log of any size (hundreds of megabytes, or one endless line of progress bars) costs
+    one bounded read from its end; a line cut by the bound comes back as its tail.
+    """
+    if lines <= 0:
+        return []
     with open(path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
         size = handle.tell()
+        floor = max(0, size - max_bytes)
         data = b""
-        while size > 0 and data.count(b"\n") <= lines:
-            step = min(block, size)
+        while size > floor and data.count(b"\n") <= lines:
+            step = min(block, size - floor)
             size -= step
             handle.seek(size)
             data = handle.read(step) + data
     text = data.decode("utf-8", errors="replace")
-    return text.splitlines()[-lines:] if lines > 0 else []
+    return text.splitlines()[-lines:]

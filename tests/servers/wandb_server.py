@@ -1,0 +1,446 @@
+"""A small W&B GraphQL server for tests: the operations ``wandb.Api`` (0.31) sends.
+
+The real ``wandb`` client talks to it through ``WANDB_BASE_URL``. It holds one project of
+runs (config, summary, tags, history rows, console log, files) and answers:
+
+- ``Viewer`` (the client checks the key when ``wandb.Api`` is built);
+- ``Runs`` (MongoDB-style ``filters``, ``order``, cursor pagination) and ``Run``;
+- ``RunSampledHistory`` (``run.history(keys=…, samples=N)``);
+- the console-log tail that ``run.console_logs(last=N)`` asks wandb-core for;
+- ``UpsertBucket`` (``run.update()``: tags, notes, config).
+
+Anything else is answered with a GraphQL error and kept in ``unknown``, so a test sees a
+client that sent something new. Run it by hand with ``python tests/servers/wandb_server.py
+HARNESS_HOME`` to serve the runs of a local store (see ``runs_from_local_store``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FakeRun", "WandbServer", "runs_from_local_store", "serve"]
+
+OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
+MAX_LOG_LINES = 10_000  # W&B caps one console-log request too
+
+
+@dataclass
+class FakeRun:
+    """One run as the server stores it. ``name`` is the run id W&B shows in URLs."""
+
+    name: str
+    state: str = "finished"
+    config: dict[str, Any] = field(default_factory=dict)  # plain values; served as {"value": v}
+    summary: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    group: str | None = None
+    display_name: str | None = None
+    created_at: str = "2026-01-01T00:00:00"
+    heartbeat_at: str = "2026-01-01T00:00:00"
+    history: list[dict[str, Any]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    notes: str | None = None
+
+    @property
+    def storage_id(self) -> str:
+        return f"UnVuOnYxOn{self.name}"
+
+    def node(self, project_id: str) -> dict[str, Any]:
+        keys = sorted({k for row in self.history for k in row if not k.startswith("_")})
+        return {
+            "projectId": project_id,
+            "id": self.storage_id,
+            "tags": list(self.tags),
+            "name": self.name,
+            "displayName": self.display_name or self.name,
+            "sweepName": None,
+            "state": self.state,
+            "config": json.dumps({k: {"value": v, "desc": None} for k, v in self.config.items()}),
+            "group": self.group,
+            "jobType": None,
+            "commit": self.config.get("commit"),
+            "readOnly": False,
+            "createdAt": self.created_at,
+            "heartbeatAt": self.heartbeat_at,
+            "description": self.notes,
+            "notes": self.notes,
+            "systemMetrics": "{}",
+            "summaryMetrics": json.dumps(self.summary),
+            "historyLineCount": len(self.history),
+            "user": {"name": "harness-bot", "username": "harness-bot"},
+            "historyKeys": {"lastStep": len(self.history) - 1, "keys": {k: {} for k in keys}},
+        }
+
+    def field_value(self, path: str) -> Any:
+        """The value a filter path names (``config.x``, ``summary_metrics.y``, ``state``…)."""
+        head, _, rest = path.partition(".")
+        if head == "config":
+            key = rest.removesuffix(".value")
+            return self.config.get(key)
+        if head in ("summary_metrics", "summaryMetrics"):
+            return self.summary.get(rest)
+        simple = {
+            "state": self.state,
+            "tags": self.tags,
+            "name": self.name,
+            "group": self.group,
+            "displayName": self.display_name or self.name,
+            "display_name": self.display_name or self.name,
+            "createdAt": self.created_at,
+            "created_at": self.created_at,
+        }
+        if path not in simple:
+            raise ValueError(f"filter on an unsupported field {path!r}")
+        return simple[path]
+
+
+def _compare(op: str, have: Any, want: Any) -> bool:
+    values = have if isinstance(have, list) else [have]
+    if op == "$eq":
+        return want in values
+    if op == "$ne":
+        return want not in values
+    if op == "$in":
+        return any(v in want for v in values)
+    if op == "$nin":
+        return not any(v in want for v in values)
+    if op == "$exists":
+        return (have is not None) == bool(want)
+    if op == "$regex":
+        return any(isinstance(v, str) and re.search(want, v) for v in values)
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        if have is None:
+            return False
+        return {
+            "$gt": have > want,
+            "$gte": have >= want,
+            "$lt": have < want,
+            "$lte": have <= want,
+        }[op]
+    raise ValueError(f"unsupported filter operator {op!r}")
+
+
+def matches(run: FakeRun, filters: Any) -> bool:
+    """MongoDB-style filters, as W&B documents them for ``api.runs``."""
+    if not isinstance(filters, dict):
+        raise ValueError("filters must be an object")
+    for key, want in filters.items():
+        if key == "$and":
+            ok = all(matches(run, part) for part in want)
+        elif key == "$or":
+            ok = any(matches(run, part) for part in want)
+        elif key == "$nor":
+            ok = not any(matches(run, part) for part in want)
+        elif isinstance(want, dict) and want and all(k.startswith("$") for k in want):
+            have = run.field_value(key)
+            ok = all(_compare(op, have, arg) for op, arg in want.items())
+        else:
+            ok = _compare("$eq", run.field_value(key), want)
+        if not ok:
+            return False
+    return True
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def sample_history(run: FakeRun, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows holding every requested key, evenly thinned to at most ``samples``."""
+    keys = [k for k in spec.get("keys", []) if isinstance(k, str)]
+    samples = int(spec.get("samples", 500))
+    rows = [
+        {k: row[k] for k in keys}
+        for row in run.history
+        if all(k in row for k in keys if k != "_step")
+    ]
+    if len(rows) > samples > 0:
+        stride = len(rows) / samples
+        rows = [rows[int(i * stride)] for i in range(samples - 1)] + [rows[-1]]
+    return rows
+
+
+class WandbServer:
+    """Serves one ``entity/project`` on a free localhost port, in a background thread."""
+
+    def __init__(self, entity: str = "harness-team", project: str = "harness-digits") -> None:
+        self.entity = entity
+        self.project = project
+        self.runs: dict[str, FakeRun] = {}
+        self.api_key = "k" * 40  # what clients must send, as HTTP basic auth "api:<key>"
+        self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, variables)
+        self.unknown: list[str] = []
+        self.fail_next: list[int] = []  # HTTP statuses to answer the next requests with
+        self.lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- data --------------------------------------------------------------------------
+    def add(self, run: FakeRun) -> FakeRun:
+        self.runs[run.name] = run
+        return run
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.requests]
+
+    def authorized(self, header: str | None) -> bool:
+        expected = base64.b64encode(f"api:{self.api_key}".encode()).decode()
+        return header == f"Basic {expected}"
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> WandbServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                if self.path.startswith("/sdk/otel/"):  # wandb-core's own telemetry
+                    self._send(200, b"", "application/x-protobuf")
+                    return
+                with server.lock:
+                    status = server.fail_next.pop(0) if server.fail_next else None
+                if status is not None:
+                    body = json.dumps({"errors": [{"message": "injected"}]}).encode()
+                    self._send(status, body, retry_after="1" if status == 429 else None)
+                    return
+                if self.path.rstrip("/") != "/graphql":
+                    self._send(404, b'{"error": "not found"}')
+                    return
+                if not server.authorized(self.headers.get("authorization")):
+                    self._send(401, b'{"errors": [{"message": "invalid API key"}]}')
+                    return
+                try:
+                    request = json.loads(body)
+                    data = server.execute(request.get("query", ""), request.get("variables") or {})
+                    answer: dict[str, Any] = {"data": data}
+                except GraphQLError as exc:
+                    answer = {"data": None, "errors": [{"message": str(exc)}]}
+                self._send(200, json.dumps(answer, default=_finite).encode())
+
+            def do_GET(self) -> None:
+                self._send(404, b'{"error": "not found"}')
+
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                kind: str = "application/json",
+                retry_after: str | None = None,
+            ) -> None:
+                self.send_response(status)
+                self.send_header("content-type", kind)
+                if retry_after is not None:
+                    self.send_header("retry-after", retry_after)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> WandbServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- GraphQL -----------------------------------------------------------------------
+    def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        found = OPERATION.search(query)
+        name = found.group(2) if found else "anonymous"
+        with self.lock:
+            self.requests.append((name, variables))
+        handler = getattr(self, f"op_{name}", None)
+        if handler is None:
+            with self.lock:
+                self.unknown.append(name)
+            raise GraphQLError(f"operation {name} is not served by the test server")
+        with self.lock:
+            return handler(variables)  # type: ignore[no-any-return]
+
+    def _project(self, variables: dict[str, Any]) -> None:
+        entity, project = variables.get("entity"), variables.get("project")
+        if (entity, project) != (self.entity, self.project):
+            raise GraphQLError(f"project {entity}/{project} not found")
+
+    def _run(self, variables: dict[str, Any]) -> FakeRun:
+        self._project(variables)
+        run = self.runs.get(str(variables.get("name")))
+        if run is None:
+            raise GraphQLError(f"run {variables.get('name')} not found")
+        return run
+
+    def op_Viewer(self, variables: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "viewer": {
+                "id": "VXNlcjox",
+                "entity": self.entity,
+                "username": "harness-bot",
+                "email": "bot@example.invalid",
+                "flags": "{}",
+                "teams": {"edges": [{"node": {"name": self.entity}}]},
+            }
+        }
+
+    def op_Runs(self, variables: dict[str, Any]) -> dict[str, Any]:
+        self._project(variables)
+        try:
+            filters = json.loads(variables.get("filters") or "{}")
+            selected = [r for r in self.runs.values() if matches(r, filters)]
+        except (ValueError, TypeError) as exc:
+            raise GraphQLError(f"bad filters: {exc}") from exc
+        order = variables.get("order") or "+created_at"
+        descending = order.startswith("-")
+        key = order.lstrip("+-")
+        if key not in ("created_at", "createdAt", "heartbeat_at"):
+            raise GraphQLError(f"order by {key!r} is not served by the test server")
+        selected.sort(
+            key=lambda r: r.heartbeat_at if key == "heartbeat_at" else r.created_at,
+            reverse=descending,
+        )
+        start = int(variables["cursor"]) if variables.get("cursor") else 0
+        per_page = int(variables.get("perPage") or 50)
+        page = selected[start : start + per_page]
+        return {
+            "project": {
+                "internalId": "UHJvamVjdDox",
+                "runCount": len(selected),
+                "readOnly": False,
+                "runs": {
+                    "edges": [
+                        {"node": run.node("1"), "cursor": str(start + i + 1)}
+                        for i, run in enumerate(page)
+                    ],
+                    "pageInfo": {
+                        "endCursor": str(start + len(page)),
+                        "hasNextPage": start + len(page) < len(selected),
+                    },
+                },
+            }
+        }
+
+    def op_Run(self, variables: dict[str, Any]) -> dict[str, Any]:
+        return {"project": {"run": self._run(variables).node("1")}}
+
+    def op_RunSampledHistory(self, variables: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(variables)
+        specs = [json.loads(s) for s in variables.get("specs", [])]
+        return {"project": {"run": {"sampledHistory": [sample_history(run, s) for s in specs]}}}
+
+    def op_RunConsoleLogTail(self, variables: dict[str, Any]) -> dict[str, Any]:
+        run = self._run({**variables, "name": variables.get("runName")})
+        last = min(int(variables.get("last", 0)), MAX_LOG_LINES)
+        first = max(0, len(run.log) - last)
+        lines = [
+            {"number": i, "timestamp": run.heartbeat_at, "level": "", "label": "", "line": text}
+            for i, text in enumerate(run.log[first:], start=first)
+        ]
+        edges = [{"node": line} for line in lines]
+        return {"project": {"run": {"logLineCount": len(run.log), "logLines": {"edges": edges}}}}
+
+    def op_UpsertBucket(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``run.update()`` sends tags, notes and config, then the summary in a second call."""
+        wanted = str(variables.get("id"))
+        run = next((r for r in self.runs.values() if r.storage_id == wanted), None)
+        if run is None:
+            raise GraphQLError(f"run {wanted} not found")
+        if variables.get("tags") is not None:
+            run.tags = [str(t) for t in variables["tags"]]
+        if variables.get("notes") is not None:
+            run.notes = str(variables["notes"])
+        if variables.get("config") is not None:
+            config = json.loads(variables["config"])
+            run.config = {k: v.get("value") for k, v in config.items() if isinstance(v, dict)}
+        if variables.get("summaryMetrics") is not None:
+            run.summary = json.loads(variables["summaryMetrics"])
+        return {"upsertBucket": {"bucket": run.node("1")}}
+
+
+class GraphQLError(Exception):
+    """Answered as a GraphQL ``errors`` entry."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def runs_from_local_store(home: Path) -> Iterator[FakeRun]:
+    """The runs of a local store as W&B would hold them once synced.
+
+    Identity goes to ``config`` (as ``harness.tracking`` records it online), the curves of
+    ``curves.json`` become history rows, and ``output.log`` the console log.
+    """
+    for run_dir in sorted((home / "runs").iterdir()):
+        manifest = _read_json(run_dir / "harness.json")
+        if not manifest:
+            continue
+        config = dict(manifest.get("config") or {})
+        for key in ("branch", "commit", "seed"):
+            if manifest.get(key) is not None:
+                config.setdefault(key, manifest[key])
+        rows: dict[int, dict[str, Any]] = {}
+        for metric, points in _read_json(run_dir / "curves.json").items():
+            for step, value in points:
+                rows.setdefault(step, {"_step": step})[metric] = value
+        log_path = run_dir / "output.log"
+        log = []
+        if log_path.exists():
+            log = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        state = str(manifest.get("state", "running"))
+        yield FakeRun(
+            name=run_dir.name,
+            state=state,  # a killed process stops its heartbeats: W&B says crashed too
+            config=config,
+            summary=dict(manifest.get("summary") or {}),
+            group=manifest.get("group"),
+            display_name=manifest.get("name"),
+            created_at=str(manifest.get("created_at", "")).replace("+00:00", ""),
+            heartbeat_at=str(manifest.get("ended_at") or manifest.get("created_at", "")),
+            history=[rows[s] for s in sorted(rows)],
+            log=log,
+        )
+
+
+def serve(home: Path) -> None:  # pragma: no cover - a manual tool
+    server = WandbServer().start()
+    for run in runs_from_local_store(home):
+        server.add(run)
+    print(f"WANDB_BASE_URL={server.url} ({len(server.runs)} runs)", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    serve(Path(sys.argv[1]))
