@@ -217,6 +217,12 @@ def analyze(
             f"event: project {event.project!r} is not this repository's W&B project"
             f" ({settings.wandb.project!r} in harness.yaml or WANDB_PROJECT)"
         )
+    entity = settings.wandb.entity
+    if event.entity and entity and event.entity != entity:
+        raise UsageError(
+            f"event: entity {event.entity!r} is not this repository's W&B entity"
+            f" ({entity!r} in harness.yaml or WANDB_ENTITY)"
+        )
     runs = store.runs()
     pending = pending_runs(runs, event)
     branches = sorted({r.branch for r in pending if r.branch})

@@ -17,6 +17,7 @@ import pytest
 from harness.stores.wandb import CURVE_SAMPLES, REPORTED_TAG
 
 from .conftest import BIN, offline_env
+from .servers.anthropic_server import AnthropicServer
 from .servers.wandb_server import FakeRun, WandbServer, runs_from_local_store
 
 Served = tuple[Path, WandbServer, dict[str, str]]
@@ -59,8 +60,19 @@ def test_analyze_through_wandb_says_what_the_local_store_says(
 ) -> None:
     _, server, _ = served
     out = tmp_path / "reports"
-    done = cli(served, "harness", "analyze", "--out", str(out))
+    with AnthropicServer() as claude:
+        claude.answer = "**What happened** the loss diverged; lower the learning rate."
+        done = cli(
+            served,
+            "harness",
+            "analyze",
+            "--out",
+            str(out),
+            ANTHROPIC_API_KEY="k",
+            ANTHROPIC_BASE_URL=claude.url,
+        )
     assert done.returncode == 0, done.stderr
+    assert len(claude.requests) == 5  # one analysis per branch
     index = json.loads((out / "index.json").read_text())
     assert {r["branch"]: r["verdict"] for r in index["reports"]} == {
         "exp/fails": "failed",
@@ -83,6 +95,14 @@ def test_analyze_through_wandb_says_what_the_local_store_says(
     assert killed["category"] == "killed" and "heartbeats" in killed["summary"]
     nan = json.loads((out / "exp%2Fnan.json").read_text())["diagnoses"][0]
     assert nan["category"] == "nan" and "NonFiniteLoss" in nan["summary"]
+    nan_md = (out / "exp%2Fnan.md").read_text()
+    assert "#### Analysis (Claude (Anthropic API))" in nan_md and "lower the learning" in nan_md
+    nan_prompt = next(
+        r["body"]["messages"][0]["content"]
+        for r in claude.requests
+        if "NonFiniteLoss" in r["body"]["messages"][0]["content"]
+    )
+    assert "exp/nan" in nan_prompt
     samples = [
         json.loads(spec)["samples"]
         for name, variables in server.requests
@@ -144,6 +164,16 @@ def test_mark_reported_tags_the_runs_and_keeps_their_summary(
     again = cli(served, "harness", "analyze", "--out", str(out), "--format", "json")
     assert again.returncode == 0, again.stderr
     assert "exp/good" not in {r["branch"] for r in json.loads(again.stdout)["reports"]}
+
+
+def test_an_event_of_another_entity_is_refused(served: Served, tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps({"client_payload": {"entity_name": "someone-else", "project_name": "test"}})
+    )
+    done = cli(served, "harness", "analyze", "--event-file", str(event), "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "event: entity 'someone-else' is not this repository's W&B entity" in done.stderr
 
 
 def test_log_tail_asks_for_the_last_lines_only(served: Served) -> None:
