@@ -24,7 +24,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,llm,dev]"
+	$(PIP) install -e ".[train,llm,github,dev]"
 	touch $@
 
 demo: $(VENV)/.demo-installed
@@ -33,6 +33,9 @@ demo: $(VENV)/.demo-installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/zizmor --offline --quiet --min-severity medium .github/ actions/
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions actions/*/action.yml
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy

@@ -26,6 +26,7 @@ __all__ = [
     "BACKENDS",
     "CONFIG_FILE",
     "AnalysisSettings",
+    "GithubSettings",
     "LaunchSettings",
     "Settings",
     "TrackingSettings",
@@ -38,6 +39,7 @@ __all__ = [
 CONFIG_FILE = "harness.yaml"
 BACKENDS = ("local", "wandb")
 Backend = Literal["local", "wandb"]
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 _WANDB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
@@ -84,6 +86,16 @@ class AnalysisSettings:
 
 
 @dataclass(frozen=True)
+class GithubSettings:
+    """How reports reach pull requests (``harness comment``; the launch workflow too)."""
+
+    open_draft_pr: bool = False  # a branch with no open PR gets a draft PR for its report
+    # Besides bots (the Actions token comments as github-actions[bot]), the one login whose
+    # report comments may be updated: the user of a personal token, when one is used.
+    comment_author: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the harness reads from configuration, resolved and validated."""
 
@@ -95,6 +107,7 @@ class Settings:
     launch: LaunchSettings = field(default_factory=LaunchSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    github: GithubSettings = field(default_factory=GithubSettings)
     metrics: tuple[MetricSpec, ...] = ()
     source: Path | None = None
 
@@ -203,7 +216,16 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     top = _Reader(
         data,
         f"{source}:",
-        {"backend", "baseline_branch", "wandb", "launch", "tracking", "analysis", "metrics"},
+        {
+            "backend",
+            "baseline_branch",
+            "wandb",
+            "launch",
+            "tracking",
+            "analysis",
+            "github",
+            "metrics",
+        },
     )
     out: dict[str, Any] = {}
     backend = top.get("backend", str, None)
@@ -245,6 +267,13 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     )
     out["tracking"] = _tracking(_Reader(top.raw("tracking"), f"{source}: tracking", _TRACKING_KEYS))
     out["analysis"] = _analysis(_Reader(top.raw("analysis"), f"{source}: analysis", _ANALYSIS_KEYS))
+    gh = _Reader(top.raw("github"), f"{source}: github", {"open_draft_pr", "comment_author"})
+    author = gh.get("comment_author", str, None)
+    if author is not None and not _LOGIN.match(author):
+        raise ConfigError(f"{source}: github.comment_author: not a GitHub login: {author!r}")
+    out["github"] = GithubSettings(
+        open_draft_pr=gh.get("open_draft_pr", bool, False), comment_author=author
+    )
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
     return out
 

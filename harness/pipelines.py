@@ -35,6 +35,7 @@ __all__ = [
     "compare_report",
     "launch_branch",
     "mark_reported",
+    "mark_runs_reported",
     "ordered_metrics",
 ]
 
@@ -133,14 +134,17 @@ LOG_LINES = 200  # read from the end of a log, never the whole file
 
 
 def pending_runs(runs: Sequence[Run], event: RunEvent) -> list[Run]:
-    """Ended runs not reported yet, narrowed by the event's run id, branch and state."""
+    """Ended runs not reported yet, narrowed by the event's run id, branch and state.
+
+    A run the event names by id is reported even if it was before: its comment is then
+    updated in place (a team re-sending a webhook wants the report refreshed)."""
     if event.run_id and not any(r.id == event.run_id for r in runs):
         raise StoreError(f"event: no run {event.run_id!r} in the store")
     return [
         r
         for r in runs
         if r.state in ENDED
-        and r.reported_at is None
+        and (r.reported_at is None or r.id == event.run_id)  # named: reported again
         and r.branch
         and (event.run_id is None or r.id == event.run_id)
         and (event.branch is None or r.branch == event.branch)
@@ -293,7 +297,13 @@ def mark_reported(store: RunStore, reports_dir: Path) -> list[str]:
             validate_run_id(run_id)
         except UsageError as exc:
             raise UsageError(f"{index_path}: {exc}") from exc
+    return mark_runs_reported(store, run_ids)
+
+
+def mark_runs_reported(store: RunStore, run_ids: Sequence[str]) -> list[str]:
+    """Mark runs reported: all must exist before any is marked."""
     for run_id in run_ids:
-        store.get(run_id)  # all must exist before any is marked
+        validate_run_id(run_id)
+        store.get(run_id)
     store.mark_reported(run_ids)
-    return run_ids
+    return list(run_ids)

@@ -207,8 +207,16 @@ def test_curves_are_resampled_onto_one_grid() -> None:
     assert MAX_MARKDOWN < 65_536
 
 
-def test_github_event_path_is_read_when_no_event_is_given(
-    ended_runs: tuple[Path, Path], tmp_path: Path
+@pytest.mark.parametrize(
+    ("event_name", "branches"),
+    [
+        ("repository_dispatch", ["exp/killed"]),
+        # A scheduled poll's event is no W&B event: every pending run is reported.
+        ("schedule", ["exp/fails", "exp/good", "exp/killed", "exp/nan", "main"]),
+    ],
+)
+def test_github_event_path_is_read_for_a_repository_dispatch(
+    ended_runs: tuple[Path, Path], tmp_path: Path, event_name: str, branches: list[str]
 ) -> None:
     repo, home = ended_runs
     event = tmp_path / "event.json"
@@ -223,10 +231,19 @@ def test_github_event_path_is_read_when_no_event_is_given(
     done = subprocess.run(
         [str(BIN / "harness"), "analyze", "--out", str(tmp_path / "o"), "--format", "json"],
         cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home), GITHUB_EVENT_PATH=str(event)),
+        env=offline_env(
+            HARNESS_HOME=str(home),
+            GITHUB_EVENT_PATH=str(event),
+            GITHUB_EVENT_NAME=event_name,
+            GITHUB_OUTPUT=str(tmp_path / "outputs"),
+        ),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert [r["branch"] for r in json.loads(done.stdout)["reports"]] == ["exp/killed"]
+    found = [r["branch"] for r in json.loads(done.stdout)["reports"]]
+    assert [b for b in found if b != "exp/good"] == [b for b in branches if b != "exp/good"]
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "outputs").read_text().splitlines())
+    assert outputs["reports-dir"] == str(tmp_path / "o") and outputs["count"] == str(len(found))
+    assert set(json.loads(outputs["verdicts"])) == set(found)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 
 from .analyze import analyze_cmd, mark_reported_cmd
+from .automation import setup_automation
+from .comment import comment_cmd
 from .launch import launch
 from .results import results
 
@@ -25,6 +27,8 @@ harness_cli.add_command(launch, "launch")
 harness_cli.add_command(results, "results")
 harness_cli.add_command(analyze_cmd, "analyze")
 harness_cli.add_command(mark_reported_cmd, "mark-reported")
+harness_cli.add_command(setup_automation, "setup-automation")
+harness_cli.add_command(comment_cmd, "comment")
 
 results_cli = results
 launch_cli = launch

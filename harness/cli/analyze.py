@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,12 @@ from .common import echo_json, format_option, get_settings, reports_errors, sett
     type=click.Path(file_okay=False, path_type=Path),
     help="Reports folder, replaced whole (default: HARNESS_HOME/analysis).",
 )
+@click.option(
+    "--outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GITHUB_OUTPUT",
+    help="Step outputs file to append to (default: GITHUB_OUTPUT).",
+)
 @format_option("table", "json", help="table: for terminals; json: for tools.")
 @settings_options
 @reports_errors
@@ -37,6 +44,7 @@ def analyze_cmd(
     run_id: str | None,
     branch: str | None,
     out: Path | None,
+    outputs: Path | None,
     fmt: str,
     backend: str | None,
     home: Path | None,
@@ -54,7 +62,8 @@ def analyze_cmd(
         validate_branch(branch)
     if run_id is not None:
         validate_run_id(run_id)
-    if event_file is None and not (run_id or branch) and os.environ.get("GITHUB_EVENT_PATH"):
+    dispatched = os.environ.get("GITHUB_EVENT_NAME") == "repository_dispatch"
+    if event_file is None and dispatched and os.environ.get("GITHUB_EVENT_PATH"):
         event_file = Path(os.environ["GITHUB_EVENT_PATH"])
     event = read_event_file(event_file) if event_file else RunEvent(settings.wandb.entity, None)
     # Flags narrow what the event names.
@@ -69,6 +78,11 @@ def analyze_cmd(
         repo=Git(Path.cwd()).main_root(),
         analyst=open_analyst(settings),
     )
+    if outputs is not None:  # a GitHub Actions step's outputs
+        verdicts = {a.branch: a.verdict for a in analyses}
+        with open(outputs, "a", encoding="utf-8") as handle:
+            handle.write(f"reports-dir={out_dir}\ncount={len(analyses)}\n")
+            handle.write(f"verdicts={json.dumps(verdicts)}\n")
     if fmt == "json":
         echo_json(
             {

@@ -6,7 +6,8 @@ newest ``MAX_RUNS`` of them, newest first. Curves come from the sampled history,
 tail from W&B's console-log tail (one bounded request), and "reported" is a run tag.
 
 Errors from W&B become one line: no key or a refused key is ``BackendUnavailable``, a
-server or network failure a ``StoreError``; both exit 2.
+server or network failure a ``StoreError``; both exit 2. ``connect`` and ``call_wandb`` keep
+those rules for every W&B caller (``harness.automation`` too).
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
-from ..errors import BackendUnavailable, StoreError
+from ..errors import BackendUnavailable, HarnessError, StoreError
 from ..runs import Run, RunState
 
-__all__ = ["REPORTED_TAG", "WandbStore"]
+T = TypeVar("T")
+
+__all__ = ["REPORTED_TAG", "WandbStore", "call_wandb", "connect"]
 
 REPORTED_TAG = "harness-reported"  # set on a run once its report was delivered
 MAX_RUNS = 2000  # newest runs read per command; older ones are named in a warning
@@ -114,6 +117,56 @@ def run_from_wandb(raw: Any) -> Run:
     )
 
 
+def connect(settings: Settings) -> tuple[Any, str]:
+    """A ``wandb.Api`` for ``settings.wandb`` and the entity it works in.
+
+    Imports wandb. Bounded retries and timeouts; no key or a refused key is a one-line
+    BackendUnavailable, an unreachable server a StoreError (both exit 2).
+    """
+    os.environ.setdefault("WANDB_SILENT", "true")  # our one-line errors say it all
+    for name, value in RETRIES.items():  # wandb-core's own retries: bounded, user wins
+        os.environ.setdefault(name, value)
+    import wandb
+
+    wb = settings.wandb
+    overrides: dict[str, Any] = {"project": wb.project}
+    if wb.base_url:
+        overrides["base_url"] = wb.base_url
+    if wb.entity:
+        overrides["entity"] = wb.entity
+    where = wb.base_url or "W&B"
+    try:
+        api = wandb.Api(overrides=overrides, timeout=API_TIMEOUT_S)
+    except wandb.errors.UsageError as exc:
+        raise BackendUnavailable(
+            f"W&B: no API key (set WANDB_API_KEY; in CI, a repository secret): {_one_line(exc)}"
+        ) from exc
+    except Exception as exc:  # the client checks the key first: any failure lands here
+        text = _one_line(exc)
+        refused = isinstance(exc, wandb.errors.AuthenticationError)
+        if refused and not _UNREACHABLE.search(text):
+            raise BackendUnavailable(f"W&B refused the API key at {where}: {text}") from exc
+        raise StoreError(f"cannot reach W&B at {where}: {text}") from exc
+    entity = wb.entity or api.default_entity
+    if not entity:
+        raise BackendUnavailable("W&B: no entity (set wandb.entity or WANDB_ENTITY)")
+    return api, str(entity)
+
+
+def call_wandb(what: str, call: Callable[[], T]) -> T:
+    """Run one W&B API call, turning its errors into one line (exit 2)."""
+    import wandb
+
+    try:
+        return call()
+    except HarnessError:  # already one line, from our own code inside the call
+        raise
+    except wandb.errors.AuthenticationError as exc:
+        raise BackendUnavailable(f"W&B refused the API key: {_one_line(exc)}") from exc
+    except Exception as exc:  # an adapter's edge: whatever the client raises is one line
+        raise StoreError(f"W&B: cannot {what}: {_one_line(exc)}") from exc
+
+
 class WandbStore:
     """Reads the runs of ``wandb.entity/wandb.project``; writes only the reported tag."""
 
@@ -129,46 +182,12 @@ class WandbStore:
     def _connect(self) -> tuple[Any, str]:
         if self._api is not None and self._path is not None:
             return self._api, self._path
-        os.environ.setdefault("WANDB_SILENT", "true")  # our one-line errors say it all
-        for name, value in RETRIES.items():  # wandb-core's own retries: bounded, user wins
-            os.environ.setdefault(name, value)
-        import wandb
-
-        wb = self.settings.wandb
-        overrides: dict[str, Any] = {"project": wb.project}
-        if wb.base_url:
-            overrides["base_url"] = wb.base_url
-        if wb.entity:
-            overrides["entity"] = wb.entity
-        where = wb.base_url or "W&B"
-        try:
-            api = wandb.Api(overrides=overrides, timeout=API_TIMEOUT_S)
-        except wandb.errors.UsageError as exc:
-            raise BackendUnavailable(
-                f"W&B: no API key (set WANDB_API_KEY; in CI, a repository secret): {_one_line(exc)}"
-            ) from exc
-        except Exception as exc:  # the client checks the key first: any failure lands here
-            text = _one_line(exc)
-            refused = isinstance(exc, wandb.errors.AuthenticationError)
-            if refused and not _UNREACHABLE.search(text):
-                raise BackendUnavailable(f"W&B refused the API key at {where}: {text}") from exc
-            raise StoreError(f"cannot reach W&B at {where}: {text}") from exc
-        entity = wb.entity or api.default_entity
-        if not entity:
-            raise BackendUnavailable("W&B: no entity (set wandb.entity or WANDB_ENTITY)")
-        self._api, self._path = api, f"{entity}/{wb.project}"
+        api, entity = connect(self.settings)
+        self._api, self._path = api, f"{entity}/{self.settings.wandb.project}"
         return api, self._path
 
     def _call(self, what: str, call: Any) -> Any:
-        """Run one W&B API call, turning its errors into a one-line StoreError."""
-        import wandb
-
-        try:
-            return call()
-        except wandb.errors.AuthenticationError as exc:
-            raise BackendUnavailable(f"W&B refused the API key: {_one_line(exc)}") from exc
-        except Exception as exc:  # an adapter's edge: whatever the client raises is one line
-            raise StoreError(f"W&B: cannot {what}: {_one_line(exc)}") from exc
+        return call_wandb(what, call)
 
     # -- RunStore ------------------------------------------------------------------------
     def _all(self) -> list[Run]:

@@ -7,7 +7,12 @@ runs (config, summary, tags, history rows, console log, files) and answers:
 - ``Runs`` (MongoDB-style ``filters``, ``order``, cursor pagination) and ``Run``;
 - ``RunSampledHistory`` (``run.history(keys=…, samples=N)``);
 - the console-log tail that ``run.console_logs(last=N)`` asks wandb-core for;
-- ``UpsertBucket`` (``run.update()``: tags, notes, config).
+- ``UpsertBucket`` (``run.update()``: tags, notes, config);
+- automations: ``ServerFeaturesQuery`` (the client asks which automation queries the
+  server has), ``GetProject`` (the project's id, the automation's scope),
+  ``IntegrationsByEntity`` (``api.webhook_integrations``), ``GetEntityAutomations`` or,
+  for a server without ``QUERY_AUTOMATIONS_ON_ENTITY``, ``GetEntityAutomationsLegacy``
+  (``api.automations``), and ``CreateAutomation`` (``api.create_automation``).
 
 Anything else is answered with a GraphQL error and kept in ``unknown``, so a test sees a
 client that sent something new. Run it by hand with ``python tests/servers/wandb_server.py
@@ -31,6 +36,7 @@ from typing import Any
 __all__ = ["FakeRun", "WandbServer", "runs_from_local_store", "serve"]
 
 OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
+PROJECT_ID = "UHJvamVjdDox"  # the project's GraphQL id ("Project:1")
 MAX_LOG_LINES = 10_000  # W&B caps one console-log request too
 
 
@@ -181,6 +187,11 @@ class WandbServer:
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, variables)
         self.unknown: list[str] = []
         self.fail_next: list[int] = []  # HTTP statuses to answer the next requests with
+        # Automations. The entity's integrations and its saved automations ("triggers"), as
+        # W&B answers them; the server features the client asks about before some queries.
+        self.integrations: list[dict[str, Any]] = []
+        self.automations: list[dict[str, Any]] = []
+        self.features: dict[str, bool] = {"QUERY_AUTOMATIONS_ON_ENTITY": True}
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -188,6 +199,28 @@ class WandbServer:
     def add(self, run: FakeRun) -> FakeRun:
         self.runs[run.name] = run
         return run
+
+    def add_webhook(self, name: str, url: str) -> dict[str, Any]:
+        """A webhook integration of the entity (Team settings → Webhooks in W&B's UI)."""
+        hook = {
+            "__typename": "GenericWebhookIntegration",
+            "id": _gql_id("Integration", len(self.integrations) + 1),
+            "name": name,
+            "urlEndpoint": url,
+        }
+        self.integrations.append(hook)
+        return hook
+
+    def add_slack(self, channel: str) -> dict[str, Any]:
+        """A Slack integration: listed with the webhooks, never one of them."""
+        slack = {
+            "__typename": "SlackIntegration",
+            "id": _gql_id("Integration", len(self.integrations) + 1),
+            "teamName": "harness-team",
+            "channelName": channel,
+        }
+        self.integrations.append(slack)
+        return slack
 
     @property
     def operations(self) -> list[str]:
@@ -383,6 +416,109 @@ class WandbServer:
         if variables.get("summaryMetrics") is not None:
             run.summary = json.loads(variables["summaryMetrics"])
         return {"upsertBucket": {"bucket": run.node("1")}}
+
+    # -- automations -------------------------------------------------------------------
+    def _entity(self, variables: dict[str, Any]) -> bool:
+        return variables.get("entity") == self.entity
+
+    def op_ServerFeaturesQuery(self, variables: dict[str, Any]) -> dict[str, Any]:
+        features = [{"name": n, "isEnabled": on} for n, on in sorted(self.features.items())]
+        return {"serverInfo": {"features": features}}
+
+    def op_GetProject(self, variables: dict[str, Any]) -> dict[str, Any]:
+        if (variables.get("entity"), variables.get("name")) != (self.entity, self.project):
+            return {"project": None}
+        return {
+            "project": {
+                "__typename": "Project",
+                "id": PROJECT_ID,
+                "name": self.project,
+                "entityName": self.entity,
+                "createdAt": "2026-01-01T00:00:00",
+                "isBenchmark": False,
+                "user": None,
+            }
+        }
+
+    def _page(self, items: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
+        start = int(variables["cursor"]) if variables.get("cursor") else 0
+        page = items[start : start + int(variables.get("perPage") or 50)]
+        return {
+            "pageInfo": {
+                "endCursor": str(start + len(page)),
+                "hasNextPage": start + len(page) < len(items),
+            },
+            "edges": [{"node": node} for node in page],
+        }
+
+    def op_IntegrationsByEntity(self, variables: dict[str, Any]) -> dict[str, Any]:
+        if not self._entity(variables):
+            return {"entity": None}
+        return {"entity": {"integrations": self._page(self.integrations, variables)}}
+
+    def op_GetEntityAutomations(self, variables: dict[str, Any]) -> dict[str, Any]:
+        if not self.features.get("QUERY_AUTOMATIONS_ON_ENTITY"):
+            raise GraphQLError('Cannot query field "triggers" on type "Entity".')
+        if not self._entity(variables):
+            return {"scope": None}
+        filters = json.loads(variables.get("filters") or "{}")
+        if set(filters) - {"name"}:
+            raise GraphQLError(f"filter on {sorted(filters)} is not served by the test server")
+        found = [a for a in self.automations if filters.get("name", a["name"]) == a["name"]]
+        return {"scope": {"triggers": self._page(found, variables)}}
+
+    def op_GetEntityAutomationsLegacy(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Older servers: the entity's projects, each with all of its triggers."""
+        if not self._entity(variables):
+            return {"scope": None}
+        project = {"__typename": "Project", "triggers": self.automations}
+        return {"scope": {"projects": self._page([project], variables)}}
+
+    def op_CreateAutomation(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Saves a trigger as W&B would answer it; refuses what W&B refuses."""
+        spec = variables.get("input") or {}
+        if spec.get("scopeType") != "PROJECT" or spec.get("scopeID") != PROJECT_ID:
+            raise GraphQLError(f"scope {spec.get('scopeType')} {spec.get('scopeID')} not found")
+        if any(a["name"] == spec.get("name") for a in self.automations):
+            raise GraphQLError(f"a trigger named {spec.get('name')!r} already exists")
+        if spec.get("triggeredActionType") != "GENERIC_WEBHOOK":
+            raise GraphQLError(f"action {spec.get('triggeredActionType')} is not served here")
+        action = (spec.get("triggeredActionConfig") or {}).get("genericWebhookActionInput") or {}
+        hook = next((i for i in self.integrations if i["id"] == action.get("integrationID")), None)
+        if hook is None or hook["__typename"] != "GenericWebhookIntegration":
+            raise GraphQLError(f"webhook integration {action.get('integrationID')} not found")
+        payload = action.get("requestPayload")
+        try:  # W&B refuses a payload or an event filter that is not JSON
+            json.loads(payload or "{}")
+            json.loads(spec.get("eventFilter") or "")
+        except ValueError as exc:
+            raise GraphQLError(f"invalid JSON: {exc}") from exc
+        trigger = {
+            "__typename": "Trigger",
+            "id": _gql_id("Trigger", len(self.automations) + 1),
+            "createdAt": "2026-01-01T00:00:00",
+            "updatedAt": None,
+            "name": spec["name"],
+            "description": spec.get("description"),
+            "enabled": spec.get("enabled", True),
+            "scope": {"__typename": "Project", "id": PROJECT_ID, "name": self.project},
+            "event": {
+                "__typename": "FilterEventTriggeringCondition",
+                "eventType": spec["triggeringEventType"],
+                "filter": spec["eventFilter"],  # run events are saved as they were sent
+            },
+            "action": {
+                "__typename": "GenericWebhookTriggeredAction",
+                "integration": {k: hook[k] for k in ("__typename", "id", "name", "urlEndpoint")},
+                "requestPayload": payload,
+            },
+        }
+        self.automations.append(trigger)
+        return {"result": {"trigger": trigger}}
+
+
+def _gql_id(kind: str, number: int) -> str:
+    return base64.b64encode(f"{kind}:{number}".encode()).decode()
 
 
 class GraphQLError(Exception):

@@ -1,0 +1,87 @@
+"""harness comment: post the run-ended reports to the branches' pull requests."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from ..delivery import Deliverer, GithubTarget, deliver, read_reports, step_summary
+from ..errors import HarnessError
+from ..pipelines import mark_runs_reported
+from ..stores import open_store
+from .common import echo_json, format_option, get_settings, reports_errors, settings_options
+
+
+class NotDelivered(HarnessError):
+    """Some reports could not be posted (exit 1); their runs stay unreported."""
+
+
+@click.command("comment")
+@click.argument(
+    "reports_dir", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path)
+)
+@click.option(
+    "--summary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GITHUB_STEP_SUMMARY",
+    help="Job summary file to append to (default: GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GITHUB_OUTPUT",
+    help="Step outputs file to append to (default: GITHUB_OUTPUT).",
+)
+@format_option("table", "json", help="table: for terminals; json: for tools.")
+@settings_options
+@reports_errors
+def comment_cmd(
+    reports_dir: Path | None,
+    summary: Path | None,
+    outputs: Path | None,
+    fmt: str,
+    backend: str | None,
+    home: Path | None,
+) -> None:
+    """Post each report of REPORTS_DIR (default: HARNESS_HOME/analysis) to its branch's PR.
+
+    One comment per branch, updated in place. GitHub comes from GITHUB_API_URL,
+    GITHUB_REPOSITORY and GITHUB_TOKEN. Runs are marked reported once their report was
+    delivered (or their branch has no PR: the job summary then carries the report).
+    """
+    settings = get_settings(backend, home)
+    target = GithubTarget.from_env(os.environ)
+    reports = read_reports(reports_dir or settings.home / "analysis")
+    store = open_store(settings)
+    deliverer = Deliverer(
+        target,
+        base_branch=settings.baseline_branch,
+        open_draft_pr=settings.github.open_draft_pr,
+        comment_author=settings.github.comment_author,
+    )
+    deliveries = deliver(reports, deliverer)
+    if summary is not None:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(deliveries, reports) + "\n")
+    delivered = [d for d in deliveries if d.delivered]
+    mark_runs_reported(store, [run for d in delivered for run in d.runs])
+    if outputs is not None:
+        urls = [d.comment_url for d in deliveries if d.comment_url]
+        with open(outputs, "a", encoding="utf-8") as handle:
+            handle.write(f"comment-urls={json.dumps(urls)}\n")
+            handle.write(f"delivered={len(delivered)}\nfailed={len(deliveries) - len(delivered)}\n")
+    if fmt == "json":
+        echo_json({"schema_version": 1, "deliveries": [d.as_dict() for d in deliveries]})
+    else:
+        for d in deliveries:
+            where = f" on #{d.pr} {d.comment_url}" if d.pr else ""
+            detail = f": {d.error}" if d.error else ""
+            click.echo(f"{d.branch}: {d.action.replace('_', ' ')}{where}{detail}")
+        if not deliveries:
+            click.echo("nothing to post: the reports folder is empty")
+    failed = [d.branch for d in deliveries if not d.delivered]
+    if failed:
+        raise NotDelivered(f"{len(failed)} report(s) not delivered: {', '.join(failed)}")

@@ -1,0 +1,323 @@
+"""Deliver the run-ended reports to the branches' pull requests (PyGithub, imported lazily).
+
+One comment per branch, found by its hidden marker (the encoded branch, matched exactly on
+the first line) among comments written by a bot or by ``github.comment_author``, then
+updated in place; created only when there is none. Every attempt finds before it writes,
+so a retried request or a duplicated event never makes a second comment. 5xx, 429 and
+network errors are retried with backoff, honouring ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from .errors import HarnessError, UsageError
+from .git import validate_branch
+from .report import marker
+
+__all__ = ["Delivery", "GithubTarget", "deliver", "read_reports", "step_summary"]
+
+T = TypeVar("T")
+Action = Literal["created", "updated", "unchanged", "no_pr", "failed"]
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+ATTEMPTS = 5
+MAX_WAIT_S = 60.0
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+_FILE = re.compile(r"^[A-Za-z0-9_.%-]{1,300}\.md$")
+
+
+@dataclass(frozen=True)
+class GithubTarget:
+    """Where to post: the API, the repository and the token, from the environment."""
+
+    api_url: str
+    repository: str
+    token: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GithubTarget:
+        repository = env.get("GITHUB_REPOSITORY", "")
+        if not _REPOSITORY.match(repository):
+            shown = repository[:80] or "not set"
+            raise UsageError(f"GITHUB_REPOSITORY: expected owner/name, got {shown!r}")
+        api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"GITHUB_API_URL: not an http(s) URL: {api_url[:80]!r}")
+        token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
+        if not token:
+            raise UsageError("GITHUB_TOKEN is not set (the workflow passes secrets.GITHUB_TOKEN)")
+        return cls(api_url.rstrip("/"), repository, token)
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One entry of a reports folder's index, with its Markdown."""
+
+    branch: str
+    verdict: str
+    headline: str
+    markdown: str
+    runs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one branch's report."""
+
+    branch: str
+    action: Action
+    verdict: str
+    runs: tuple[str, ...]
+    pr: int | None = None
+    pr_url: str | None = None
+    comment_url: str | None = None
+    draft_opened: bool = False
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Reached the PR, or there is no PR and the job summary carries it."""
+        return self.action != "failed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "branch": self.branch,
+            "action": self.action,
+            "verdict": self.verdict,
+            "runs": list(self.runs),
+            "pr": self.pr,
+            "pr_url": self.pr_url,
+            "comment_url": self.comment_url,
+            "draft_opened": self.draft_opened,
+            "error": self.error,
+        }
+
+
+def read_reports(folder: Path) -> list[Report]:
+    """The reports ``harness analyze`` wrote, validated (the folder may come from elsewhere)."""
+    index_path = folder / "index.json"
+    try:
+        entries = json.loads(index_path.read_text(encoding="utf-8"))["reports"]
+        reports = []
+        for entry in entries:
+            branch, name = str(entry["branch"]), str(entry["markdown"])
+            validate_branch(branch)
+            if not _FILE.match(name):
+                raise ValueError(f"markdown file name {name[:80]!r}")
+            text = (folder / name).read_text(encoding="utf-8")
+            if text.split("\n", 1)[0] != marker("summary", branch):
+                raise ValueError(f"{name} does not start with the marker of {branch!r}")
+            runs = tuple(str(r) for r in entry["runs"])
+            reports.append(
+                Report(branch, str(entry["verdict"]), str(entry["headline"]), text, runs)
+            )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{index_path}: not a reports index ({exc})") from exc
+    return reports
+
+
+def _retry_after(exc: Exception) -> float | None:
+    headers = getattr(exc, "headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return min(float(value), MAX_WAIT_S) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _transient(exc: Exception) -> bool:
+    import requests
+    from github import GithubException
+
+    if isinstance(exc, GithubException):
+        limited = exc.status == 403 and _retry_after(exc) is not None  # secondary rate limit
+        return exc.status in RETRY_STATUSES or limited
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+
+
+def _describe(exc: Exception) -> str:
+    from github import GithubException
+
+    if isinstance(exc, GithubException):
+        message = exc.data.get("message") if isinstance(exc.data, dict) else None
+        return f"GitHub answered {exc.status}" + (f": {message}" if message else "")
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+class Deliverer:
+    """Posts reports to one repository's PRs. ``sleep`` is injectable for the tests."""
+
+    def __init__(
+        self,
+        target: GithubTarget,
+        *,
+        base_branch: str,
+        open_draft_pr: bool = False,
+        comment_author: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from github import Auth, Github
+
+        self.target = target
+        self.base_branch = base_branch
+        self.open_draft_pr = open_draft_pr
+        self.comment_author = comment_author
+        self.sleep = sleep
+        self.github = Github(
+            base_url=target.api_url,
+            auth=Auth.Token(target.token),
+            timeout=30,
+            retry=None,  # retried here, where each attempt finds before it writes
+            per_page=100,
+            seconds_between_requests=0,
+            seconds_between_writes=1.0,  # GitHub's advice: a second between writes
+        )
+        self._repo: Any = None
+
+    def with_retries(self, what: str, call: Callable[[], T]) -> T:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return call()
+            except Exception as exc:
+                if attempt == ATTEMPTS or not _transient(exc):
+                    raise DeliveryFailed(f"{what}: {_describe(exc)}") from exc
+                wait = _retry_after(exc)
+                self.sleep(wait if wait is not None else min(2.0 ** (attempt - 1), MAX_WAIT_S))
+        raise AssertionError("unreachable")
+
+    def repo(self) -> Any:
+        if self._repo is None:
+            self._repo = self.github.get_repo(self.target.repository)
+        return self._repo
+
+    def _ours(self, comment: Any, wanted: str) -> bool:
+        first = (comment.body or "").split("\n", 1)[0]
+        user = comment.user
+        if first != wanted or user is None:
+            return False
+        return bool(user.type == "Bot" or user.login == self.comment_author)
+
+    def _open_pull(self, branch: str) -> tuple[Any, bool]:
+        repo = self.repo()
+        pulls = repo.get_pulls(state="open", head=f"{self.target.owner}:{branch}")
+        for pull in pulls:
+            if pull.head.ref == branch:
+                return pull, False
+        if not self.open_draft_pr or branch == self.base_branch:
+            return None, False
+        pull = repo.create_pull(
+            base=self.base_branch,
+            head=branch,
+            title=f"Experiment: {branch}",
+            body=(
+                f"Draft PR opened by harness for the experiment branch `{branch}`; "
+                "its run reports are posted here."
+            ),
+            draft=True,
+        )
+        return pull, True
+
+    def deliver_one(self, report: Report) -> Delivery:
+        """Find the PR and the report's comment, then update it in place or create it."""
+
+        def attempt() -> Delivery:
+            nothing = Delivery(report.branch, "no_pr", report.verdict, report.runs)
+            pull, opened = self._open_pull(report.branch)
+            if pull is None:
+                return nothing
+            found = replace(nothing, pr=pull.number, pr_url=pull.html_url, draft_opened=opened)
+            wanted = marker("summary", report.branch)
+            existing = next((c for c in pull.get_issue_comments() if self._ours(c, wanted)), None)
+            if existing is None:
+                created = pull.create_issue_comment(report.markdown)
+                return replace(found, action="created", comment_url=created.html_url)
+            if existing.body != report.markdown:
+                existing.edit(report.markdown)
+                return replace(found, action="updated", comment_url=existing.html_url)
+            return replace(found, action="unchanged", comment_url=existing.html_url)
+
+        return self.with_retries(report.branch, attempt)
+
+
+class DeliveryFailed(HarnessError):
+    """A report could not be posted after the retries (exit 1)."""
+
+
+def deliver(reports: Sequence[Report], deliverer: Deliverer) -> list[Delivery]:
+    """Each report to its PR; a failure is recorded and the others still go out.
+
+    The repository is read first: when GitHub cannot be reached at all (or refuses the
+    token), that is one error, not one per branch.
+    """
+    if not reports:
+        return []
+
+    def repository() -> None:
+        deliverer.repo()
+
+    try:
+        deliverer.with_retries(deliverer.target.repository, repository)
+    except DeliveryFailed as exc:
+        return [Delivery(r.branch, "failed", r.verdict, r.runs, error=str(exc)) for r in reports]
+    done = []
+    for report in reports:
+        try:
+            done.append(deliverer.deliver_one(report))
+        except DeliveryFailed as exc:
+            failed = Delivery(report.branch, "failed", report.verdict, report.runs, error=str(exc))
+            done.append(failed)
+    return done
+
+
+_SUMMARY_BUDGET = 900_000  # GitHub takes up to 1 MiB of job summary per step
+_ACTIONS = {
+    "created": "comment posted",
+    "updated": "comment updated",
+    "unchanged": "comment already up to date",
+    "no_pr": "no open PR: the report is below",
+    "failed": "not delivered",
+}
+
+
+def step_summary(deliveries: Sequence[Delivery], reports: Sequence[Report]) -> str:
+    """The job summary: one row per branch, then the reports that reached no PR."""
+    from .report import _md_cell
+
+    lines = ["### harness: run reports", ""]
+    if not deliveries:
+        return "\n".join([*lines, "Nothing new to report: every ended run has been reported.", ""])
+    lines += ["| branch | verdict | pull request | delivery |", "|---|---|---|---|"]
+    for d in deliveries:
+        pr = f"[#{d.pr}]({d.pr_url})" if d.pr and d.pr_url else "—"
+        what = _ACTIONS[d.action]
+        if d.comment_url:
+            what = f"[{what}]({d.comment_url})"
+        if d.draft_opened:
+            what += " (draft PR opened)"
+        if d.error:
+            what += f": {_md_cell(d.error)}"
+        lines.append(f"| `{_md_cell(d.branch)}` | {d.verdict} | {pr} | {what} |")
+    lines.append("")
+    by_branch = {r.branch: r for r in reports}
+    budget = _SUMMARY_BUDGET - sum(len(line) + 1 for line in lines)
+    for d in deliveries:
+        report = by_branch.get(d.branch)
+        if d.action in ("no_pr", "failed") and report is not None:
+            if len(report.markdown) + 2 > budget:
+                lines.append(f"_The report of `{_md_cell(d.branch)}` does not fit here._")
+                continue
+            budget -= len(report.markdown) + 2
+            lines += [report.markdown, ""]
+    return "\n".join(lines)

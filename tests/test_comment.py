@@ -1,0 +1,205 @@
+"""harness comment: the reports reach the PRs through the real PyGithub and a local GitHub.
+
+The GitHub server validates every request and response against GitHub's OpenAPI
+description, so ``violations == []`` at the end of each test (its fixture checks) means
+the traffic was GitHub-shaped both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.manifest import read_json
+from harness.report import marker
+
+from .conftest import BIN, offline_env
+from .servers.github_server import ACTIONS_BOT, GithubServer, User
+
+REPO = "octo/exp"
+PR_BRANCHES = ("exp/good", "exp/fails", "exp/nan")  # exp/killed and main have no PR
+
+
+class Setup:
+    def __init__(self, repo: Path, home: Path, gh: GithubServer, tmp: Path) -> None:
+        self.repo, self.home, self.gh, self.tmp = repo, home, gh, tmp
+        self.prs = {branch: gh.add_pull(REPO, head=branch) for branch in PR_BRANCHES}
+        self.summary = tmp / "summary.md"
+        self.outputs = tmp / "outputs"
+
+    def run(self, program: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        base = offline_env(
+            HARNESS_HOME=str(self.home),
+            GITHUB_API_URL=self.gh.url,
+            GITHUB_REPOSITORY=REPO,
+            GITHUB_TOKEN=self.gh.token,
+            GITHUB_STEP_SUMMARY=str(self.summary),
+            GITHUB_OUTPUT=str(self.outputs),
+        )
+        return subprocess.run(
+            [str(BIN / program), *args],
+            cwd=self.repo,
+            env={k: v for k, v in {**base, **env}.items() if v},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def analyze_and_comment(self, *args: str) -> subprocess.CompletedProcess[str]:
+        reports = self.tmp / "reports"
+        analyzed = self.run("harness", "analyze", "--out", str(reports), *args)
+        assert analyzed.returncode == 0, analyzed.stderr
+        return self.run("harness", "comment", str(reports), "--format", "json")
+
+    def bot_comments(self, branch: str) -> list[str]:
+        found = self.gh.comments(REPO, self.prs[branch])
+        return [c.body for c in found if c.user == ACTIONS_BOT]
+
+
+@pytest.fixture
+def setup(ended_runs: tuple[Path, Path], tmp_path: Path) -> Iterator[Setup]:
+    repo, home = ended_runs
+    own_home = tmp_path / "store"
+    shutil.copytree(home, own_home, ignore=shutil.ignore_patterns("out*", "analysis"))
+    for manifest in own_home.glob("runs/*/harness.json"):  # fresh: nothing reported yet
+        data = read_json(manifest)
+        data.pop("reported_at", None)
+        manifest.write_text(json.dumps(data))
+    with GithubServer() as gh:
+        gh.add_repo(REPO)
+        yield Setup(repo, own_home, gh, tmp_path)
+        assert gh.violations == []
+
+
+def test_one_comment_per_pr_then_nothing_new(setup: Setup) -> None:
+    done = setup.analyze_and_comment()
+    assert done.returncode == 0, done.stderr
+    actions = {d["branch"]: d["action"] for d in json.loads(done.stdout)["deliveries"]}
+    assert actions == {
+        "exp/good": "created",
+        "exp/fails": "created",
+        "exp/nan": "created",
+        "exp/killed": "no_pr",
+        "main": "no_pr",
+    }
+    for branch in PR_BRANCHES:
+        [body] = setup.bot_comments(branch)
+        assert body.startswith(marker("summary", branch) + "\n")
+    [fails] = setup.bot_comments("exp/fails")
+    assert "Why `" in fails and "ValueError: shapes do not match" in fails
+    summary = setup.summary.read_text()
+    assert "| `exp/killed` | failed | — | no open PR: the report is below |" in summary
+    assert marker("summary", "exp/killed") in summary and marker("summary", "main") in summary
+    outputs = dict(line.split("=", 1) for line in setup.outputs.read_text().splitlines())
+    assert json.loads(outputs["comment-urls"]) and outputs["failed"] == "0"
+    assert all(read_json(p).get("reported_at") for p in setup.home.glob("runs/*/harness.json"))
+
+    posts = [r for r in setup.gh.requests if r[0] in ("POST", "PATCH")]
+    again = setup.analyze_and_comment()  # the same template dispatch once more
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["deliveries"] == []
+    assert [r for r in setup.gh.requests if r[0] in ("POST", "PATCH")] == posts
+    assert "Nothing new to report" in setup.summary.read_text()
+
+
+def test_a_named_run_updates_its_comment_in_place(setup: Setup) -> None:
+    assert setup.analyze_and_comment().returncode == 0
+    [comment] = [c for c in setup.gh.comments(REPO, setup.prs["exp/nan"]) if c.user == ACTIONS_BOT]
+    comment.body = marker("summary", "exp/nan") + "\nan older report"
+    run_id = next(
+        p.parent.name
+        for p in setup.home.glob("runs/*/harness.json")
+        if read_json(p).get("branch") == "exp/nan"
+    )
+    done = setup.analyze_and_comment("--run-id", run_id)
+    assert done.returncode == 0, done.stderr
+    [delivery] = json.loads(done.stdout)["deliveries"]
+    assert delivery["action"] == "updated"
+    [after] = setup.gh.comments(REPO, setup.prs["exp/nan"])
+    assert after.id == comment.id and "Why `" in after.body and "older" not in after.body
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [[(502, {}), (502, {})], [(429, {"Retry-After": "1"})]],
+    ids=["502-twice", "429-retry-after"],
+)
+def test_transient_github_errors_still_give_one_comment(
+    setup: Setup, failures: list[tuple[int, dict[str, str]]]
+) -> None:
+    reports = setup.tmp / "reports"
+    assert setup.run("harness", "analyze", "--out", str(reports)).returncode == 0
+    setup.gh.fail_next[:] = failures
+    done = setup.run("harness", "comment", str(reports))
+    assert done.returncode == 0, done.stderr
+    assert setup.gh.fail_next == []
+    for branch in PR_BRANCHES:
+        assert len(setup.bot_comments(branch)) == 1
+
+
+def test_only_bot_comments_are_updated(setup: Setup) -> None:
+    human = User("mallory", 7)
+    pr = setup.prs["exp/good"]
+    setup.gh.add_comment(REPO, pr, marker("summary", "exp/good") + "\nforged", user=human)
+    assert setup.analyze_and_comment().returncode == 0
+    bodies = {c.user.login: c.body for c in setup.gh.comments(REPO, pr)}
+    assert bodies["mallory"].endswith("forged") and "beats main" in bodies[ACTIONS_BOT.login]
+
+
+def test_draft_pr_is_opened_when_configured(setup: Setup, tmp_path: Path) -> None:
+    config = tmp_path / "harness.yaml"
+    config.write_text((setup.repo / "harness.yaml").read_text() + "github: {open_draft_pr: true}\n")
+    reports = setup.tmp / "reports"
+    env = {"HARNESS_CONFIG": str(config)}
+    assert setup.run("harness", "analyze", "--out", str(reports), **env).returncode == 0
+    done = setup.run("harness", "comment", str(reports), "--format", "json", **env)
+    assert done.returncode == 0, done.stderr
+    killed = next(d for d in json.loads(done.stdout)["deliveries"] if d["branch"] == "exp/killed")
+    assert killed["action"] == "created" and killed["draft_opened"]
+    [draft] = [p for p in setup.gh.pulls(REPO) if p.head == "exp/killed"]
+    assert draft.draft and draft.base == "main"
+    assert not any(p.head == "main" for p in setup.gh.pulls(REPO))  # never for the baseline
+
+
+def test_github_down_is_one_error_and_nothing_is_marked(setup: Setup) -> None:
+    reports = setup.tmp / "reports"
+    assert setup.run("harness", "analyze", "--out", str(reports)).returncode == 0
+    setup.gh.fail_next[:] = [(503, {"Retry-After": "0"})] * 5
+    done = setup.run("harness", "comment", str(reports))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith("harness: error: 5 report(s) not delivered")
+    assert "GitHub answered 503" in setup.summary.read_text()
+    assert not any(read_json(p).get("reported_at") for p in setup.home.glob("runs/*/harness.json"))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GITHUB_REPOSITORY": ""}, "GITHUB_REPOSITORY: expected owner/name, got 'not set'"),
+        ({"GITHUB_REPOSITORY": "a/b;rm -rf"}, "GITHUB_REPOSITORY: expected owner/name"),
+        ({"GITHUB_TOKEN": ""}, "GITHUB_TOKEN is not set"),
+        ({"GITHUB_API_URL": "file:///etc"}, "GITHUB_API_URL: not an http(s) URL"),
+    ],
+)
+def test_bad_environment_is_one_line(setup: Setup, env: dict[str, str], message: str) -> None:
+    reports = setup.tmp / "reports"
+    assert setup.run("harness", "analyze", "--out", str(reports)).returncode == 0
+    done = setup.run("harness", "comment", str(reports), **env)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1
+    assert setup.gh.requests == []
+
+
+def test_a_tampered_index_posts_nothing(setup: Setup) -> None:
+    reports = setup.tmp / "reports"
+    assert setup.run("harness", "analyze", "--out", str(reports)).returncode == 0
+    index = json.loads((reports / "index.json").read_text())
+    index["reports"][0]["markdown"] = "../../etc/passwd"
+    (reports / "index.json").write_text(json.dumps(index))
+    done = setup.run("harness", "comment", str(reports))
+    assert done.returncode == 2 and "not a reports index" in done.stderr
+    assert setup.gh.requests == []
