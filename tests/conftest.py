@@ -190,3 +190,18 @@ def ended_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         done = run_cli("harness", repo, home, "launch", "--branch", branch)
         assert done.returncode in (0, 1), done.stderr
     return repo, home
+
+
+def fresh_store(home: Path, dest: Path) -> Path:
+    """A copy of a store with no run reported yet (a test may then mark runs freely)."""
+    import json
+    import shutil
+
+    from harness.manifest import read_json
+
+    shutil.copytree(home, dest, ignore=shutil.ignore_patterns("out*", "analysis", "reports"))
+    for manifest in dest.glob("runs/*/harness.json"):
+        data = read_json(manifest)
+        data.pop("reported_at", None)
+        manifest.write_text(json.dumps(data))
+    return dest

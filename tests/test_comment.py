@@ -8,7 +8,6 @@ the traffic was GitHub-shaped both ways.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from harness.manifest import read_json
 from harness.report import marker
 
-from .conftest import BIN, offline_env
+from .conftest import BIN, fresh_store, offline_env
 from .servers.github_server import ACTIONS_BOT, GithubServer, User
 
 REPO = "octo/exp"
@@ -64,12 +63,7 @@ class Setup:
 @pytest.fixture
 def setup(ended_runs: tuple[Path, Path], tmp_path: Path) -> Iterator[Setup]:
     repo, home = ended_runs
-    own_home = tmp_path / "store"
-    shutil.copytree(home, own_home, ignore=shutil.ignore_patterns("out*", "analysis"))
-    for manifest in own_home.glob("runs/*/harness.json"):  # fresh: nothing reported yet
-        data = read_json(manifest)
-        data.pop("reported_at", None)
-        manifest.write_text(json.dumps(data))
+    own_home = fresh_store(home, tmp_path / "store")
     with GithubServer() as gh:
         gh.add_repo(REPO)
         yield Setup(repo, own_home, gh, tmp_path)
