@@ -96,10 +96,15 @@ class Act:
         self.prs = {branch: gh.add_pull(REPO, head=branch) for branch in PR_BRANCHES}
 
     def dispatch(self, client_payload: object, tmp: Path) -> subprocess.CompletedProcess[str]:
-        event = tmp / "event.json"
-        event.write_text(
-            json.dumps({"action": "wandb_run_finished", "client_payload": client_payload})
-        )
+        """The W&B webhook, as GitHub delivers it: a repository_dispatch."""
+        event = {"action": "wandb_run_finished", "client_payload": client_payload}
+        return self.act("repository_dispatch", "wandb-run-finished.yml", event, tmp)
+
+    def act(
+        self, event_name: str, workflow: str, event: object, tmp: Path
+    ) -> subprocess.CompletedProcess[str]:
+        event_path = tmp / "event.json"
+        event_path.write_text(json.dumps(event))
         stubs = [
             arg for uses in pinned_actions() for arg in ("--local-repository", f"{uses}={STUB}")
         ]
@@ -107,11 +112,11 @@ class Act:
         env.update({k: os.environ[k] for k in ("HOME", *PASSED_THROUGH) if k in os.environ})
         command = [
             str(Path(sys.executable).parent / "act"),
-            "repository_dispatch",
+            event_name,
             "--eventpath",
-            str(event),
+            str(event_path),
             "--workflows",
-            ".github/workflows/wandb-run-finished.yml",
+            f".github/workflows/{workflow}",
             "-P",
             "ubuntu-latest=-self-hosted",
             "--no-cache-server",
@@ -189,6 +194,14 @@ def test_the_webhook_ends_as_one_comment_per_pr(act: Act, tmp_path: Path) -> Non
     again = act.dispatch(filled_template(), tmp_path)  # W&B retries, or a second run ends
     assert again.returncode == 0, again.stdout[-4000:]
     assert act.writes() == writes
+
+
+def test_the_polling_workflow_takes_the_same_path(act: Act, tmp_path: Path) -> None:
+    done = act.act("workflow_dispatch", "wandb-poll.yml", {"inputs": {}}, tmp_path)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    for branch in PR_BRANCHES:
+        assert len(act.bot_comments(branch)) == 1
+    assert all(read_json(p).get("reported_at") for p in act.home.glob("runs/*/harness.json"))
 
 
 def test_a_named_run_refreshes_its_comment_in_place(act: Act, tmp_path: Path) -> None:
