@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -40,6 +40,7 @@ CONFIG_FILE = "harness.yaml"
 BACKENDS = ("local", "wandb")
 Backend = Literal["local", "wandb"]
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$")
 _WANDB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
@@ -57,6 +58,8 @@ class LaunchSettings:
     args: tuple[str, ...] = ()
     seeds: int = 1
     timeout_s: float | None = None
+    queue: str | None = None  # the W&B Launch queue (backend wandb); HARNESS_LAUNCH_QUEUE
+    supersede: bool = False  # a new push cancels the branch's previous still-queued items
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,12 @@ class _Reader:
         return self.data.get(key)
 
 
+def _queue(value: str | None, where: str) -> str | None:
+    if value is not None and not _QUEUE.match(value):
+        raise ConfigError(f"{where}: {value!r} is not a W&B queue name")
+    return value
+
+
 def _name(value: str, where: str) -> str:
     if not _WANDB_NAME.match(value):
         raise ConfigError(f"{where}: {value!r} may only use letters, digits, '.', '_' and '-'")
@@ -245,7 +254,9 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     )
 
     ln = _Reader(
-        top.raw("launch"), f"{source}: launch", {"entry_point", "args", "seeds", "timeout"}
+        top.raw("launch"),
+        f"{source}: launch",
+        {"entry_point", "args", "seeds", "timeout", "queue", "supersede"},
     )
     entry = ln.get("entry_point", str, LaunchSettings.entry_point)
     if Path(entry).is_absolute() or ".." in Path(entry).parts:
@@ -264,6 +275,8 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
         args=tuple(str(a) for a in args),
         seeds=seeds,
         timeout_s=parse_duration(timeout, f"{source}: launch.timeout") if timeout else None,
+        queue=_queue(ln.get("queue", str, None), f"{source}: launch.queue"),
+        supersede=ln.get("supersede", bool, False),
     )
     out["tracking"] = _tracking(_Reader(top.raw("tracking"), f"{source}: tracking", _TRACKING_KEYS))
     out["analysis"] = _analysis(_Reader(top.raw("analysis"), f"{source}: analysis", _ANALYSIS_KEYS))
@@ -399,6 +412,11 @@ def load_settings(
     if env.get("HARNESS_BASELINE_BRANCH"):
         values["baseline_branch"] = _branch(
             env["HARNESS_BASELINE_BRANCH"], "HARNESS_BASELINE_BRANCH"
+        )
+    if env.get("HARNESS_LAUNCH_QUEUE"):
+        values["launch"] = replace(
+            values.get("launch", LaunchSettings()),
+            queue=_queue(env["HARNESS_LAUNCH_QUEUE"], "HARNESS_LAUNCH_QUEUE"),
         )
 
     wandb = values.get("wandb", WandbSettings())
