@@ -60,6 +60,9 @@ class LaunchSettings:
     timeout_s: float | None = None
     queue: str | None = None  # the W&B Launch queue (backend wandb); HARNESS_LAUNCH_QUEUE
     supersede: bool = False  # a new push cancels the branch's previous still-queued items
+    # The interpreter the local launcher runs the entry point with (HARNESS_LAUNCH_PYTHON
+    # only: a machine's path never belongs in harness.yaml); None: the harness's own.
+    python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -413,6 +416,11 @@ def load_settings(
         values["baseline_branch"] = _branch(
             env["HARNESS_BASELINE_BRANCH"], "HARNESS_BASELINE_BRANCH"
         )
+    if env.get("HARNESS_LAUNCH_PYTHON"):
+        python = Path(env["HARNESS_LAUNCH_PYTHON"]).expanduser()
+        if not (python.is_file() and os.access(python, os.X_OK)):
+            raise ConfigError(f"HARNESS_LAUNCH_PYTHON: not an executable file: {python}")
+        values["launch"] = replace(values.get("launch", LaunchSettings()), python=str(python))
     if env.get("HARNESS_LAUNCH_QUEUE"):
         values["launch"] = replace(
             values.get("launch", LaunchSettings()),

@@ -205,3 +205,32 @@ def test_ctrl_c_stops_the_run_and_records_it_as_crashed(repo: Path, home: Path) 
     run = store.get(run_id)
     assert (run.state, run.reason) == (RunState.CRASHED, "interrupted (Ctrl-C)")
     assert not any((home / "worktrees").iterdir())
+
+
+def test_launch_python_runs_the_entry_point(repo: Path, home: Path, tmp_path: Path) -> None:
+    import sys
+
+    commit_file(repo, "train.py", "import sys\nprint('interpreter', sys.executable)\n")
+    wrapper = tmp_path / "training-python"  # stands for a separate training environment
+    wrapper.write_text(f'#!/bin/sh\necho "via the training env"\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    env = offline_env(HARNESS_HOME=str(home), HARNESS_LAUNCH_PYTHON=str(wrapper))
+    done = subprocess.run(
+        [str(BIN / "launch-job"), "--branch", "main"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "via the training env" in done.stdout
+    bad = subprocess.run(
+        [str(BIN / "launch-job"), "--branch", "main"],
+        cwd=repo,
+        env={**env, "HARNESS_LAUNCH_PYTHON": str(tmp_path / "nope")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "HARNESS_LAUNCH_PYTHON: not an executable file" in bad.stderr

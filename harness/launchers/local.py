@@ -145,7 +145,8 @@ class LocalLauncher:
                 self.output(f"✘ {reason}")
             else:
                 env = self._environment(run_id, run_dir, worktree, branch, commit, seed, group)
-                command = [sys.executable, "-u", str(entry), *own.launch.args]
+                python = own.launch.python or sys.executable
+                command = [python, "-u", str(entry), *own.launch.args]
                 prefix = f"{branch} s{seed}"
                 state, exit_code, reason = self._supervise(
                     command, worktree, env, run_dir / "output.log", prefix, timeout
