@@ -11,7 +11,7 @@ TOOLS  := .tools
 CLAUDE := $(TOOLS)/node_modules/.bin/claude
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test lint typecheck unit clean
+.PHONY: demo test lint typecheck unit clean act-launch
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ unit: $(VENV)/.test-installed $(CLAUDE)
 	HARNESS_TEST_CLAUDE_BIN="$(abspath $(CLAUDE))" $(BIN)/pytest
 
 test: lint typecheck unit
+
+# Push -> run on this machine: the launch workflow under act with the local backend, for
+# the current branch (or BRANCH=exp/x). The run lands in .harness/ like a launch-job run.
+act-launch: $(VENV)/.test-installed
+	$(BIN)/python misc/act_run.py launch $(BRANCH)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

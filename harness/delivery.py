@@ -70,6 +70,79 @@ class Report:
     headline: str
     markdown: str
     runs: tuple[str, ...]
+    queued_commit: str | None = None  # a "queued" status rather than a run report
+
+    def may_replace(self, body: str) -> bool:
+        """A queued status never replaces the run report of its own commit (a fast run's
+        report may land before the launch workflow posts)."""
+        if self.queued_commit is None:
+            return True
+        return QUEUED in body or f"`{self.queued_commit[:7]}`" not in body
+
+
+QUEUED = "<!-- harness:queued -->"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_URL = re.compile(r"^https?://[^\s()<>]{1,2000}$")
+
+
+def queued_report(data: object, where: str) -> Report | None:
+    """The sticky comment's "queued" state from ``launch-job --backend wandb --format json``.
+
+    None for a local launch (its runs already ran; nothing waits in a queue).
+    """
+    from .report import _md_cell
+
+    try:
+        if not isinstance(data, dict) or data.get("schema_version") != 1:
+            raise ValueError("not launch-job's JSON (schema_version 1)")
+        if data.get("backend") != "wandb":
+            return None
+        branch, commit, queue = str(data["branch"]), str(data["commit"]), str(data["queue"])
+        validate_branch(branch)
+        if not _SHA.match(commit):
+            raise ValueError(f"commit {commit[:60]!r}")
+        rows = []
+        for item in data["items"]:
+            url, seed, item_id = str(item["url"]), int(item["seed"]), str(item["id"])
+            link = f"[{_md_cell(item_id)}]({url})" if _URL.match(url) else _md_cell(item_id)
+            rows.append(f"| {seed} | {link} |")
+        job = _md_cell(str(data.get("job") or "—"))
+    except (KeyError, TypeError, ValueError, UsageError) as exc:
+        raise UsageError(f"{where}: not a launch result ({exc})") from exc
+    short = commit[:7]
+    headline = f"{branch} @ {short}: {len(rows)} run(s) queued on {queue}"
+    markdown = "\n".join(
+        [
+            marker("summary", branch),
+            QUEUED,
+            f"### ⏳ {_md_cell(branch)} @ `{short}`: {len(rows)} run(s) queued on "
+            f"`{_md_cell(queue)}`",
+            "",
+            "| seed | queue item |",
+            "|--:|---|",
+            *rows,
+            "",
+            f"W&B Launch job: `{job}`. The run report replaces this comment when the runs end.",
+            "",
+        ]
+    )
+    return Report(branch, "queued", headline, markdown, (), queued_commit=commit)
+
+
+def local_launch_summary(data: dict[str, Any]) -> str:
+    """The job summary of a local launch (``launch-job --format json`` of the local backend)."""
+    from .report import _md_cell
+
+    lines = [f"### harness: launched `{_md_cell(str(data.get('branch')))}` here", ""]
+    lines += ["| run | seed | state | note |", "|---|--:|---|---|"]
+    for run in data.get("runs") or []:
+        if isinstance(run, dict):
+            cells = [
+                _md_cell(str(run.get(k) if run.get(k) is not None else ""))
+                for k in ("id", "seed", "state", "reason")
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, ""])
 
 
 @dataclass(frozen=True)
@@ -243,7 +316,7 @@ class Deliverer:
             if existing is None:
                 created = pull.create_issue_comment(report.markdown)
                 return replace(found, action="created", comment_url=created.html_url)
-            if existing.body != report.markdown:
+            if existing.body != report.markdown and report.may_replace(existing.body):
                 existing.edit(report.markdown)
                 return replace(found, action="updated", comment_url=existing.html_url)
             return replace(found, action="unchanged", comment_url=existing.html_url)
@@ -314,7 +387,9 @@ def step_summary(deliveries: Sequence[Delivery], reports: Sequence[Report]) -> s
     budget = _SUMMARY_BUDGET - sum(len(line) + 1 for line in lines)
     for d in deliveries:
         report = by_branch.get(d.branch)
-        if d.action in ("no_pr", "failed") and report is not None:
+        if report is None:
+            continue
+        if d.action in ("no_pr", "failed") or report.queued_commit:
             if len(report.markdown) + 2 > budget:
                 lines.append(f"_The report of `{_md_cell(d.branch)}` does not fit here._")
                 continue

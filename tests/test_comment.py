@@ -197,3 +197,50 @@ def test_a_tampered_index_posts_nothing(setup: Setup) -> None:
     done = setup.run("harness", "comment", str(reports))
     assert done.returncode == 2 and "not a reports index" in done.stderr
     assert setup.gh.requests == []
+
+
+def launch_result(branch: str, commit: str) -> dict[str, object]:
+    """What ``launch-job --backend wandb --format json`` prints."""
+    return {
+        "schema_version": 1,
+        "backend": "wandb",
+        "branch": branch,
+        "commit": commit,
+        "job": "team/test/harness-job:exp-good-0123abc",
+        "queue": "gpus",
+        "items": [
+            {"id": f"UnVuUXVldWVJdGVtOj{i}", "seed": i, "url": "https://wandb.ai/team/launch"}
+            for i in range(2)
+        ],
+        "superseded": [],
+    }
+
+
+def test_queued_state_then_the_report_in_the_same_comment(setup: Setup) -> None:
+    branch_runs = [read_json(p) for p in setup.home.glob("runs/*/harness.json")]
+    commit = next(r["commit"] for r in branch_runs if r.get("branch") == "exp/good")
+    launched = setup.tmp / "launch.json"
+    launched.write_text(json.dumps(launch_result("exp/good", "f" * 40)))
+    done = setup.run("harness", "comment", "--launched", str(launched))
+    assert done.returncode == 0, done.stderr
+    [queued] = setup.gh.comments(REPO, setup.prs["exp/good"])
+    assert "run(s) queued on `gpus`" in queued.body and "UnVuUXVldWVJdGVtOj1" in queued.body
+    assert setup.analyze_and_comment("--branch", "exp/good").returncode == 0
+    [report] = setup.gh.comments(REPO, setup.prs["exp/good"])
+    assert report.id == queued.id and "beats main" in report.body
+
+    launched.write_text(json.dumps(launch_result("exp/good", commit)))  # a late status
+    late = setup.run("harness", "comment", "--launched", str(launched), "--format", "json")
+    assert json.loads(late.stdout)["deliveries"][0]["action"] == "unchanged"
+    assert "beats main" in setup.gh.comments(REPO, setup.prs["exp/good"])[0].body
+
+
+def test_queued_state_of_a_local_launch_or_bad_json(setup: Setup) -> None:
+    launched = setup.tmp / "launch.json"
+    launched.write_text(json.dumps({"schema_version": 1, "branch": "main", "runs": []}))
+    done = setup.run("harness", "comment", "--launched", str(launched))
+    assert done.returncode == 0 and "nothing to post" in done.stdout
+    launched.write_text(json.dumps({**launch_result("exp/good", "f" * 40), "commit": "$(x)"}))
+    bad = setup.run("harness", "comment", "--launched", str(launched))
+    assert bad.returncode == 2 and "not a launch result" in bad.stderr
+    assert setup.gh.requests == []

@@ -144,3 +144,17 @@ def test_home_defaults_to_the_main_worktree_root(tmp_path: Path) -> None:
     settings = load_settings(cwd=linked / ".", env={})
     assert settings.root == linked.resolve()
     assert settings.home == (main / ".harness").resolve()
+
+
+def test_the_sample_launch_agent_config_is_valid_for_wandb() -> None:
+    import warnings
+
+    import yaml
+
+    with warnings.catch_warnings():  # wandb's own module warns about its pydantic style
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from wandb.sdk.launch.agent.config import AgentConfig
+
+    sample = Path(__file__).resolve().parent.parent / "misc" / "launch-agent.yaml"
+    config = AgentConfig(**yaml.safe_load(sample.read_text()))
+    assert config.queues == ["gpus"] and config.builder is not None

@@ -12,59 +12,34 @@ from the test's PATH.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.manifest import read_json
 from harness.report import marker
+from harness.runs import RunState
+from harness.stores.local import LocalStore
 
-from .conftest import REPO_ROOT, fresh_store, git
+from .conftest import REPO_ROOT, commit_file, fresh_store, git
 from .servers.anthropic_server import AnthropicServer
 from .servers.github_server import ACTIONS_BOT, GithubServer
 
 pytestmark = pytest.mark.slow
 
+spec = importlib.util.spec_from_file_location("act_run", REPO_ROOT / "misc" / "act_run.py")
+assert spec is not None and spec.loader is not None
+act_run = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(act_run)
+
 REPO = "octo/exp"
 PR_BRANCHES = ("exp/good", "exp/fails", "exp/nan")
 ANTHROPIC_KEY = "sk-ant-test-key-0123456789"  # act masks secrets in its log: keep them long
-STUB = REPO_ROOT / "tests" / "act_stubs" / "noop"
-PASSED_THROUGH = (  # how this machine reaches package registries (TLS roots, proxies)
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-    "https_proxy",
-    "http_proxy",
-    "no_proxy",
-    "UV_INDEX_URL",
-    "UV_DEFAULT_INDEX",
-    "UV_CACHE_DIR",
-)
-
-
-def pinned_actions() -> list[str]:
-    """Every ``owner/name@sha`` the workflows and actions use (all stubbed under act)."""
-    found = set()
-    files = [*(REPO_ROOT / ".github" / "workflows").glob("*.yml")]
-    files += (REPO_ROOT / "actions").glob("*/action.yml")
-    for path in files:
-        text = yaml.safe_load(path.read_text())
-        jobs = text.get("jobs", {}).values() if "jobs" in text else [text["runs"]]
-        for job in jobs:
-            for step in job.get("steps", []):
-                uses = step.get("uses", "")
-                if uses and not uses.startswith("./"):
-                    found.add(uses)
-    return sorted(found)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +65,34 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def run_act(
+    workspace: Path,
+    event_name: str,
+    workflow: str,
+    event: object,
+    tmp: Path,
+    *,
+    env: dict[str, str],
+    secrets: dict[str, str] | None = None,
+    variables: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``act EVENT`` on one workflow of ``workspace`` (misc/act_run.py builds the command)."""
+    event_path = tmp / "event.json"
+    event_path.write_text(json.dumps(event))
+    command = act_run.act_command(
+        event_name,
+        workflow,
+        event_path,
+        tmp / "act-cache",
+        env=env,
+        secrets=secrets,
+        variables=variables,
+    )
+    return subprocess.run(
+        command, cwd=workspace, env=act_run.host_env(), capture_output=True, text=True, timeout=600
+    )
+
+
 class Act:
     def __init__(self, workspace: Path, home: Path, gh: GithubServer, claude: AnthropicServer):
         self.workspace, self.home, self.gh, self.claude = workspace, home, gh, claude
@@ -103,48 +106,20 @@ class Act:
     def act(
         self, event_name: str, workflow: str, event: object, tmp: Path
     ) -> subprocess.CompletedProcess[str]:
-        event_path = tmp / "event.json"
-        event_path.write_text(json.dumps(event))
-        stubs = [
-            arg for uses in pinned_actions() for arg in ("--local-repository", f"{uses}={STUB}")
-        ]
-        env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
-        env.update({k: os.environ[k] for k in ("HOME", *PASSED_THROUGH) if k in os.environ})
-        command = [
-            str(Path(sys.executable).parent / "act"),
+        return run_act(
+            self.workspace,
             event_name,
-            "--eventpath",
-            str(event_path),
-            "--workflows",
-            f".github/workflows/{workflow}",
-            "-P",
-            "ubuntu-latest=-self-hosted",
-            "--no-cache-server",
-            "--action-cache-path",
-            str(tmp / "act-cache"),
-            *stubs,
-            "--env",
-            "HARNESS_BACKEND=local",
-            "--env",
-            f"HARNESS_HOME={self.home}",
-            "--env",
-            f"GITHUB_API_URL={self.gh.url}",
-            "--env",
-            f"ANTHROPIC_BASE_URL={self.claude.url}",
-            "-s",
-            f"GITHUB_TOKEN={self.gh.token}",
-            "-s",
-            f"ANTHROPIC_API_KEY={ANTHROPIC_KEY}",
-            "--var",
-            "WANDB_PROJECT=test",
-        ]
-        return subprocess.run(
-            command,
-            cwd=self.workspace,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+            workflow,
+            event,
+            tmp,
+            env={
+                "HARNESS_BACKEND": "local",
+                "HARNESS_HOME": str(self.home),
+                "GITHUB_API_URL": self.gh.url,
+                "ANTHROPIC_BASE_URL": self.claude.url,
+            },
+            secrets={"GITHUB_TOKEN": self.gh.token, "ANTHROPIC_API_KEY": ANTHROPIC_KEY},
+            variables={"WANDB_PROJECT": "test"},
         )
 
     def bot_comments(self, branch: str) -> list[str]:
@@ -254,3 +229,61 @@ def test_hostile_payloads_post_nothing_and_run_nothing(
     assert act.gh.requests == [] and act.claude.requests == []
     assert not list(act.workspace.rglob("PWNED")) and not (tmp_path / "PWNED").exists()
     assert not any(read_json(p).get("reported_at") for p in act.home.glob("runs/*/harness.json"))
+
+
+TINY_TRAIN = """
+from harness import tracking
+run = tracking.init(config={"lr": 0.1})
+for step in range(1, 4):
+    run.log({"val/accuracy": 0.5 + step / 10}, step=step)
+print("trained on", run.config["branch"])
+run.finish()
+"""
+
+
+@pytest.fixture(scope="module")
+def launch_workspace(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace with a tiny experiment (the digits one needs PyTorch) and exp/tiny."""
+    root = tmp_path_factory.mktemp("launch") / "exp"
+    shutil.copytree(workspace, root, symlinks=True)
+    (root / "harness.yaml").write_text(
+        "wandb: {project: test}\nlaunch: {entry_point: tiny_train.py}\n"
+        "metrics:\n  - {name: val/accuracy, goal: maximize, primary: true}\n"
+    )
+    commit_file(root, "tiny_train.py", TINY_TRAIN)
+    commit_file(root, "tiny_train.py", TINY_TRAIN + "# a change\n", branch="exp/tiny")
+    git(root, "checkout", "--quiet", "main")
+    return root
+
+
+def test_a_push_launches_the_branch(launch_workspace: Path, tmp_path: Path) -> None:
+    home = tmp_path / "store"
+    done = run_act(
+        launch_workspace,
+        "push",
+        "launch.yml",
+        {"ref": "refs/heads/exp/tiny"},
+        tmp_path,
+        env={"HARNESS_BACKEND": "local", "HARNESS_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "trained on exp/tiny" in done.stdout
+    assert "launched `exp/tiny` here" in done.stdout  # the job summary
+    [run] = LocalStore(home).runs(branch="exp/tiny")
+    assert run.state is RunState.FINISHED
+    assert run.commit == git(launch_workspace, "rev-parse", "exp/tiny")
+
+
+def test_a_push_of_an_invalid_branch_fails_cleanly(launch_workspace: Path, tmp_path: Path) -> None:
+    home = tmp_path / "store"
+    done = run_act(
+        launch_workspace,
+        "push",
+        "launch.yml",
+        {"ref": "refs/heads/exp/bad..name"},
+        tmp_path,
+        env={"HARNESS_BACKEND": "local", "HARNESS_HOME": str(home)},
+    )
+    assert done.returncode != 0
+    assert "launch-job: error: invalid branch name 'exp/bad..name'" in done.stdout
+    assert not (home / "runs").exists()

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import click
 
-from ..delivery import Deliverer, GithubTarget, deliver, read_reports, step_summary
-from ..errors import HarnessError
+from ..delivery import (
+    Deliverer,
+    GithubTarget,
+    deliver,
+    local_launch_summary,
+    queued_report,
+    read_reports,
+    step_summary,
+)
+from ..errors import HarnessError, UsageError
 from ..pipelines import mark_runs_reported
 from ..stores import open_store
 from .common import echo_json, format_option, get_settings, reports_errors, settings_options
@@ -35,6 +43,11 @@ class NotDelivered(HarnessError):
     envvar="GITHUB_OUTPUT",
     help="Step outputs file to append to (default: GITHUB_OUTPUT).",
 )
+@click.option(
+    "--launched",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Post the 'queued' state from this `launch-job --format json` output instead.",
+)
 @format_option("table", "json", help="table: for terminals; json: for tools.")
 @settings_options
 @reports_errors
@@ -42,19 +55,38 @@ def comment_cmd(
     reports_dir: Path | None,
     summary: Path | None,
     outputs: Path | None,
+    launched: Path | None,
     fmt: str,
     backend: str | None,
     home: Path | None,
 ) -> None:
     """Post each report of REPORTS_DIR (default: HARNESS_HOME/analysis) to its branch's PR.
 
-    One comment per branch, updated in place. GitHub comes from GITHUB_API_URL,
-    GITHUB_REPOSITORY and GITHUB_TOKEN. Runs are marked reported once their report was
-    delivered (or their branch has no PR: the job summary then carries the report).
+    One comment per branch, updated in place; with --launched, the branch's "queued"
+    state goes into that same comment (the run report replaces it later). GitHub comes
+    from GITHUB_API_URL, GITHUB_REPOSITORY and GITHUB_TOKEN. Runs are marked reported
+    once their report was delivered (or their branch has no PR: the job summary then
+    carries the report).
     """
     settings = get_settings(backend, home)
+    if launched is not None:
+        if reports_dir is not None:
+            raise UsageError("give REPORTS_DIR or --launched, not both")
+        try:
+            data = json.loads(launched.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{launched}: not JSON ({exc})") from exc
+        status = queued_report(data, str(launched))
+        if status is None:
+            if summary is not None:
+                with open(summary, "a", encoding="utf-8") as handle:
+                    handle.write(local_launch_summary(data) + "\n")
+            click.echo("launched locally: nothing waits in a queue, nothing to post")
+            return
+        reports = [status]
+    else:
+        reports = read_reports(reports_dir or settings.home / "analysis")
     target = GithubTarget.from_env(os.environ)
-    reports = read_reports(reports_dir or settings.home / "analysis")
     store = open_store(settings)
     deliverer = Deliverer(
         target,
