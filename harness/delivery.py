@@ -22,7 +22,17 @@ from .errors import HarnessError, UsageError
 from .git import validate_branch
 from .report import marker
 
-__all__ = ["Delivery", "GithubTarget", "deliver", "read_reports", "step_summary"]
+__all__ = [
+    "Deliverer",
+    "Delivery",
+    "GithubTarget",
+    "Report",
+    "deliver",
+    "local_launch_summary",
+    "queued_report",
+    "read_reports",
+    "step_summary",
+]
 
 T = TypeVar("T")
 Action = Literal["created", "updated", "unchanged", "no_pr", "failed"]
