@@ -27,6 +27,7 @@ __all__ = [
     "Delivery",
     "GithubTarget",
     "Report",
+    "comparison_reports",
     "deliver",
     "local_launch_summary",
     "queued_report",
@@ -81,6 +82,7 @@ class Report:
     markdown: str
     runs: tuple[str, ...]
     queued_commit: str | None = None  # a "queued" status rather than a run report
+    kind: Literal["report", "queued", "compare"] = "report"
 
     def may_replace(self, body: str) -> bool:
         """A queued status never replaces the run report of its own commit (a fast run's
@@ -93,6 +95,21 @@ class Report:
 QUEUED = "<!-- harness:queued -->"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _URL = re.compile(r"^https?://[^\s()<>]{1,2000}$")
+
+
+def comparison_reports(table: str, branches: Sequence[str]) -> list[Report]:
+    """One comparison comment per branch: ``check-results compare --format md`` under each
+    branch's own compare marker (a second sticky comment, beside the run report)."""
+    first, _, rest = table.partition("\n")
+    if first != marker("compare"):
+        raise UsageError("the comparison is not `check-results compare --format md` output")
+    reports = []
+    for branch in branches:
+        validate_branch(branch)
+        markdown = f"{marker('compare', branch)}\n{rest}"
+        headline = f"{branch}: comparison"
+        reports.append(Report(branch, "compared", headline, markdown, (), kind="compare"))
+    return reports
 
 
 def queued_report(data: object, where: str) -> Report | None:
@@ -136,7 +153,7 @@ def queued_report(data: object, where: str) -> Report | None:
             "",
         ]
     )
-    return Report(branch, "queued", headline, markdown, (), queued_commit=commit)
+    return Report(branch, "queued", headline, markdown, (), queued_commit=commit, kind="queued")
 
 
 def local_launch_summary(data: dict[str, Any]) -> str:
@@ -321,7 +338,7 @@ class Deliverer:
             if pull is None:
                 return nothing
             found = replace(nothing, pr=pull.number, pr_url=pull.html_url, draft_opened=opened)
-            wanted = marker("summary", report.branch)
+            wanted = report.markdown.split("\n", 1)[0]  # its marker: report or comparison
             existing = next((c for c in pull.get_issue_comments() if self._ours(c, wanted)), None)
             if existing is None:
                 created = pull.create_issue_comment(report.markdown)
@@ -399,7 +416,8 @@ def step_summary(deliveries: Sequence[Delivery], reports: Sequence[Report]) -> s
         report = by_branch.get(d.branch)
         if report is None:
             continue
-        if d.action in ("no_pr", "failed") or report.queued_commit:
+        unposted = d.action in ("no_pr", "failed") and report.kind == "report"
+        if unposted or report.kind == "queued":
             if len(report.markdown) + 2 > budget:
                 lines.append(f"_The report of `{_md_cell(d.branch)}` does not fit here._")
                 continue

@@ -287,3 +287,19 @@ def test_a_push_of_an_invalid_branch_fails_cleanly(launch_workspace: Path, tmp_p
     assert done.returncode != 0
     assert "launch-job: error: invalid branch name 'exp/bad..name'" in done.stdout
     assert not (home / "runs").exists()
+
+
+def test_compare_on_demand_puts_the_table_in_the_summary_and_on_the_prs(
+    act: Act, tmp_path: Path
+) -> None:
+    inputs = {"branches": "exp/good,exp/fails", "comment": "true"}  # GitHub sends strings
+    done = act.act("workflow_dispatch", "compare.yml", {"inputs": inputs}, tmp_path)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Summary - <!-- harness:compare -->" in done.stdout  # the job summary has the table
+    assert "Winner: exp/good beats main" in done.stdout
+    for branch in ("exp/good", "exp/fails"):
+        [body] = act.bot_comments(branch)
+        assert body.startswith(marker("compare", branch) + "\n") and "exp/fails" in body
+    assert act.bot_comments("exp/nan") == []  # not compared, not touched
+    again = act.act("workflow_dispatch", "compare.yml", {"inputs": inputs}, tmp_path)
+    assert again.returncode == 0 and len(act.bot_comments("exp/good")) == 1

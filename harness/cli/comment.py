@@ -11,6 +11,7 @@ import click
 from ..delivery import (
     Deliverer,
     GithubTarget,
+    comparison_reports,
     deliver,
     local_launch_summary,
     queued_report,
@@ -48,6 +49,13 @@ class NotDelivered(HarnessError):
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Post the 'queued' state from this `launch-job --format json` output instead.",
 )
+@click.option(
+    "--compare",
+    "compare_md",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Post this `check-results compare --format md` table on each --branches' PR instead.",
+)
+@click.option("--branches", help="With --compare: the comma-separated branches to post to.")
 @format_option("table", "json", help="table: for terminals; json: for tools.")
 @settings_options
 @reports_errors
@@ -56,6 +64,8 @@ def comment_cmd(
     summary: Path | None,
     outputs: Path | None,
     launched: Path | None,
+    compare_md: Path | None,
+    branches: str | None,
     fmt: str,
     backend: str | None,
     home: Path | None,
@@ -69,9 +79,14 @@ def comment_cmd(
     carries the report).
     """
     settings = get_settings(backend, home)
-    if launched is not None:
-        if reports_dir is not None:
-            raise UsageError("give REPORTS_DIR or --launched, not both")
+    if sum(x is not None for x in (reports_dir, launched, compare_md)) > 1:
+        raise UsageError("give one of REPORTS_DIR, --launched and --compare")
+    if (branches is None) != (compare_md is None):
+        raise UsageError("--compare and --branches go together")
+    if compare_md is not None and branches is not None:
+        names = [b.strip() for b in branches.split(",") if b.strip()]
+        reports = comparison_reports(compare_md.read_text(encoding="utf-8"), names)
+    elif launched is not None:
         try:
             data = json.loads(launched.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
