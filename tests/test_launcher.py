@@ -151,11 +151,11 @@ def test_bad_branches_fail_before_anything_runs(
     assert not home.exists()
 
 
-def test_wandb_backend_says_it_is_not_built(repo: Path, home: Path) -> None:
+def test_wandb_backend_needs_a_queue(repo: Path, home: Path) -> None:
     commit_file(repo, "train.py", "print('hi')\n")
     done = launch(repo, home, "--branch", "main", "--backend", "wandb")
     assert done.returncode == 2
-    assert "the wandb backend cannot launch runs yet" in done.stderr
+    assert "no W&B Launch queue" in done.stderr and done.stderr.count("\n") == 1
     assert not home.exists()
 
 

@@ -1,13 +1,15 @@
-"""launch-job: run a branch's committed code as tracked runs (local backend today)."""
+"""launch-job: run a branch's committed code as tracked runs, here or on W&B Launch."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import parse_duration
+from ..config import Settings, parse_duration
 from ..errors import ConfigError, UsageError
 from ..git import Git
 from ..pipelines import launch_branch
@@ -20,6 +22,9 @@ from .common import (
     reports_errors,
     settings_options,
 )
+
+if TYPE_CHECKING:
+    from ..launchers.wandb import WandbLaunchPlan
 
 
 def _timeout(value: str | None) -> float | None:
@@ -35,6 +40,9 @@ def _timeout(value: str | None) -> float | None:
 @click.option("--branch", "-b", required=True, help="Branch whose newest commit is run.")
 @click.option("--seeds", type=click.IntRange(1, 100), help="Runs (seeds 0..N-1) in one group.")
 @click.option("--timeout", help="Per-run limit: 90s, 30m, 2h or minutes (default: harness.yaml).")
+@click.option(
+    "--dry-run", is_flag=True, help="wandb backend: print the plan; nothing is contacted."
+)
 @format_option(
     "table", "json", help="json: print the runs as JSON on stdout; progress goes to stderr."
 )
@@ -44,6 +52,7 @@ def launch(
     branch: str,
     seeds: int | None,
     timeout: str | None,
+    dry_run: bool,
     fmt: str,
     backend: str | None,
     home: Path | None,
@@ -54,11 +63,24 @@ def launch(
     branch's own harness.yaml and entry point, and W&B in offline mode; output streams here
     and to the run's output.log. Afterwards the branch's report is written to
     HARNESS_HOME/reports/<branch>.md. Exits 1 when a run did not finish.
+
+    With the wandb backend the branch's commit becomes a W&B Launch git job and one item
+    per seed is queued on launch.queue (HARNESS_LAUNCH_QUEUE); an agent runs them. The
+    commit must be pushed to origin. With launch.supersede, this branch's items of older
+    commits that no agent has claimed yet are deleted. Exits 2 when nothing was queued,
+    1 when queuing failed part-way (what was queued is deleted again).
     """
     settings = get_settings(backend, home)
     repo = Git(Path.cwd()).main_root()
     if repo is None:
         raise UsageError(f"{Path.cwd()} is not inside a git repository")
+    if settings.backend == "wandb":
+        if timeout is not None:
+            raise UsageError("--timeout is for the local backend: W&B Launch queues set limits")
+        _launch_on_wandb(settings, branch, repo=repo, seeds=seeds, dry_run=dry_run, fmt=fmt)
+        return
+    if dry_run:
+        raise UsageError("--dry-run is for the wandb backend (--backend wandb)")
     stream = sys.stderr if fmt == "json" else sys.stdout
 
     def show(line: str) -> None:
@@ -102,3 +124,91 @@ def launch(
             out.print(f"report: {path}", highlight=False)
     if failed:
         raise SystemExit(1)
+
+
+def _launch_on_wandb(
+    settings: Settings, branch: str, *, repo: Path, seeds: int | None, dry_run: bool, fmt: str
+) -> None:
+    from ..launchers.wandb import launch_on_wandb, plan_wandb_launch
+
+    plan = plan_wandb_launch(settings, branch, repo=repo, seeds=seeds)
+    progress = sys.stderr if fmt == "json" else sys.stdout
+    if dry_run:
+        if fmt == "json":
+            data = _wandb_json(plan.to_json(), plan.job_ref(), plan.warnings, dry_run=True)
+            data["items"] = [
+                {"id": None, "seed": seed, "url": None, "run_id": None, "run_url": None}
+                | {"run_config": plan.run_config(seed)}
+                for seed in range(plan.seeds)
+            ]
+            echo_json(data)
+        else:
+            click.echo(_render_plan(plan))
+        _warn(plan.warnings)
+        return
+    outcome = launch_on_wandb(settings, plan, output=lambda line: click.echo(line, file=progress))
+    data = {**plan.to_json(), "entity": outcome.entity}
+    if fmt == "json":
+        result = _wandb_json(data, outcome.job, outcome.warnings, dry_run=False)
+        result["items"] = [
+            {"id": i.id, "seed": i.seed, "url": i.url, "run_id": i.run_id, "run_url": i.run_url}
+            for i in outcome.items
+        ]
+        result["superseded"] = [
+            {"id": s.id, "commit": s.commit, "seed": s.seed} for s in outcome.superseded
+        ]
+        echo_json(result)
+    else:
+        lines = [
+            f"queued {len(outcome.items)} run(s) of {plan.branch} @ {plan.short} on W&B Launch "
+            f"queue {plan.queue!r} ({outcome.entity}/{plan.project}, group {plan.group})",
+            f"job   {outcome.job}",
+        ]
+        lines += [f"seed {i.seed}  item {i.id}  run {i.run_id}" for i in outcome.items]
+        lines.append(f"queue {outcome.queue_url}")
+        lines += [
+            f"superseded  item {s.id}  ({plan.branch} @ {(s.commit or '?')[:7]}, seed {s.seed})"
+            for s in outcome.superseded
+        ]
+        click.echo("\n".join(lines))
+    _warn(outcome.warnings)
+
+
+def _wandb_json(
+    plan: dict[str, Any], job: str, warnings: tuple[str, ...], *, dry_run: bool
+) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "backend": "wandb",
+        "dry_run": dry_run,
+        **plan,
+        "job": job,
+        "items": [],
+        "superseded": [],
+        "warnings": list(warnings),
+    }
+
+
+def _render_plan(plan: WandbLaunchPlan) -> str:
+    entry = " ".join([*plan.entrypoint, *plan.args])
+    lines = [
+        f"would queue {plan.seeds} run(s) of {plan.branch} @ {plan.short} on W&B Launch "
+        "(dry run: nothing was contacted)",
+        f"  commit        {plan.commit}",
+        f"  remote        {plan.remote}",
+        f"  job           {plan.job_ref()}",
+        f"  entry point   {entry}",
+        f"  python        {plan.python} (from {plan.python_source})",
+        f"  requirements  {plan.requirements_path or 'none (an empty requirements file)'}",
+        f"  queue         {plan.queue} (project {plan.entity or '<default entity>'}/"
+        f"{plan.project}; supersede {'on' if plan.supersede else 'off'})",
+    ]
+    lines += [
+        f"  seed {s}        run_config {json.dumps(plan.run_config(s))}" for s in range(plan.seeds)
+    ]
+    return "\n".join(lines)
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for line in warnings:
+        click.echo(f"launch-job: warning: {line}", err=True)

@@ -31,6 +31,6 @@ def open_launcher(
     if settings.backend == "local":
         return LocalLauncher(settings, repo=repo, output=output)
     raise BackendUnavailable(
-        "the wandb backend cannot launch runs yet (its W&B Launch adapter is not built); "
-        "use --backend local or HARNESS_BACKEND=local"
+        "the wandb backend queues runs on W&B Launch (launch-job --backend wandb, "
+        "harness.launchers.wandb) and starts none here; use --backend local to run them here"
     )

@@ -3,7 +3,7 @@
 The real ``wandb`` client talks to it through ``WANDB_BASE_URL``. It holds one project of
 runs (config, summary, tags, history rows, console log, files) and answers:
 
-- ``Viewer`` (the client checks the key when ``wandb.Api`` is built);
+- ``Viewer`` (the client checks the key when ``wandb.Api`` is built), ``GetDefaultEntity``;
 - ``Runs`` (MongoDB-style ``filters``, ``order``, cursor pagination) and ``Run``;
 - ``RunSampledHistory`` (``run.history(keys=…, samples=N)``);
 - the console-log tail that ``run.console_logs(last=N)`` asks wandb-core for;
@@ -12,8 +12,21 @@ runs (config, summary, tags, history rows, console log, files) and answers:
   server has), ``GetProject`` (the project's id, the automation's scope),
   ``IntegrationsByEntity`` (``api.webhook_integrations``), ``GetEntityAutomations`` or,
   for a server without ``QUERY_AUTOMATIONS_ON_ENTITY``, ``GetEntityAutomationsLegacy``
-  (``api.automations``), and ``CreateAutomation`` (``api.create_automation``).
+  (``api.automations``), and ``CreateAutomation`` (``api.create_automation``);
+- an online ``wandb.init`` and ``run.finish``: ``UpsertBucket`` without an id (creates the
+  run), ``RunResumeStatus``, ``CreateRunFiles`` and the uploads (PUT to the URLs it hands
+  out), the ``file_stream`` endpoint (accepted, not kept); ``DeleteRun`` (``run.delete()``);
+- artifacts (a launch job is one of type "job"): ``CreateArtifact`` (the Python client's
+  variables and wandb-core's ``input``), ``CreateArtifactManifest``,
+  ``CreateArtifactFiles``, ``CommitArtifact`` (refused until every file is uploaded),
+  ``ArtifactByID``, ``ArtifactType``, ``ArtifactMembershipByName`` (``api.artifact(name)``);
+- W&B Launch run queues (``add_queue``), kept in the entity's ``model-registry`` project
+  as W&B keeps them: ``pushToRunQueueByName`` (``launch_add``), the client's fallback
+  ``ProjectRunQueues`` + ``pushToRunQueue``, ``fetchRunQueuesFromProject`` +
+  ``DeleteFromRunQueue`` (``QueuedRun.delete``), and ``HarnessRunQueue`` (harness's read
+  of the items with their run specs). ``claim`` does what an agent does to an item.
 
+``fail_after`` injects GraphQL errors by operation (after N normal answers).
 Anything else is answered with a GraphQL error and kept in ``unknown``, so a test sees a
 client that sent something new. Run it by hand with ``python tests/servers/wandb_server.py
 HARNESS_HOME`` to serve the runs of a local store (see ``runs_from_local_store``).
@@ -37,6 +50,7 @@ __all__ = ["FakeRun", "WandbServer", "runs_from_local_store", "serve"]
 
 OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
 PROJECT_ID = "UHJvamVjdDox"  # the project's GraphQL id ("Project:1")
+UPLOADS = "/storage/"  # upload URLs the server hands out start with this path
 MAX_LOG_LINES = 10_000  # W&B caps one console-log request too
 
 
@@ -56,6 +70,7 @@ class FakeRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     notes: str | None = None
+    job_type: str | None = None  # wandb.init(job_type=…); runs created by a client set it
 
     @property
     def storage_id(self) -> str:
@@ -73,7 +88,7 @@ class FakeRun:
             "state": self.state,
             "config": json.dumps({k: {"value": v, "desc": None} for k, v in self.config.items()}),
             "group": self.group,
-            "jobType": None,
+            "jobType": self.job_type,
             "commit": self.config.get("commit"),
             "readOnly": False,
             "createdAt": self.created_at,
@@ -192,6 +207,19 @@ class WandbServer:
         self.integrations: list[dict[str, Any]] = []
         self.automations: list[dict[str, Any]] = []
         self.features: dict[str, bool] = {"QUERY_AUTOMATIONS_ON_ENTITY": True}
+        # Launch. Runs a client creates (wandb.init) land in ``runs`` like the others;
+        # ``deleted_runs`` names those deleted since. ``artifacts`` are the versions logged
+        # (jobs among them), ``uploads`` the files uploaded to them (by upload URL path).
+        self.deleted_runs: list[str] = []
+        self.artifacts: list[dict[str, Any]] = []
+        self.uploads: dict[str, bytes] = {}
+        # Run queues, as W&B keeps them in the entity's "model-registry" project: name →
+        # {"id", "name", "access", "items": [{"id", "state", "associatedRunId", "runSpec"}]}.
+        self.queues: dict[str, dict[str, Any]] = {}
+        self.items_pushed = 0  # item ids count up: a deleted item's id is never reused
+        # Injected failures by operation: answered normally this many more times, then
+        # refused with a GraphQL error (e.g. {"pushToRunQueueByName": 1}: the second fails).
+        self.fail_after: dict[str, int] = {}
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -221,6 +249,28 @@ class WandbServer:
         }
         self.integrations.append(slack)
         return slack
+
+    def add_queue(self, name: str) -> dict[str, Any]:
+        """A run queue of the entity (the Launch app's "Create queue")."""
+        queue = {
+            "id": _gql_id("RunQueue", len(self.queues) + 1),
+            "name": name,
+            "access": "PROJECT",
+            "createdBy": 1,
+            "items": [],
+        }
+        self.queues[name] = queue
+        return queue
+
+    def claim(self, item_id: str, run_id: str) -> None:
+        """What an agent does to an item it starts: popped, acked with its run."""
+        item = next(i for q in self.queues.values() for i in q["items"] if i["id"] == item_id)
+        item.update(state="CLAIMED", associatedRunId=run_id)
+
+    @property
+    def queued(self) -> list[dict[str, Any]]:
+        """Every item of every queue, in order."""
+        return [item for queue in self.queues.values() for item in queue["items"]]
 
     @property
     def operations(self) -> list[str]:
@@ -255,6 +305,10 @@ class WandbServer:
                     body = json.dumps({"errors": [{"message": "injected"}]}).encode()
                     self._send(status, body, retry_after="1" if status == 429 else None)
                     return
+                if self.path.endswith("/file_stream"):  # a run's history and logs: kept out
+                    ok = server.authorized(self.headers.get("authorization"))
+                    self._send(200 if ok else 401, b"{}")
+                    return
                 if self.path.rstrip("/") != "/graphql":
                     self._send(404, b'{"error": "not found"}')
                     return
@@ -270,7 +324,22 @@ class WandbServer:
                 self._send(200, json.dumps(answer, default=_finite).encode())
 
             def do_GET(self) -> None:
-                self._send(404, b'{"error": "not found"}')
+                with server.lock:
+                    stored = server.uploads.get(self.path)
+                if stored is None:
+                    self._send(404, b'{"error": "not found"}')
+                else:
+                    self._send(200, stored, "application/octet-stream")
+
+            def do_PUT(self) -> None:  # a file to an upload URL the server handed out
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                if not self.path.startswith(UPLOADS):
+                    self._send(404, b'{"error": "not found"}')
+                    return
+                with server.lock:
+                    server.uploads[self.path] = body
+                self._send(200, b"")
 
             def _send(
                 self,
@@ -312,6 +381,11 @@ class WandbServer:
         name = found.group(2) if found else "anonymous"
         with self.lock:
             self.requests.append((name, variables))
+            left = self.fail_after.get(name)
+            if left is not None:
+                if left <= 0:
+                    raise GraphQLError(f"injected: {name} is refused")
+                self.fail_after[name] = left - 1
         handler = getattr(self, f"op_{name}", None)
         if handler is None:
             with self.lock:
@@ -343,6 +417,10 @@ class WandbServer:
                 "teams": {"edges": [{"node": {"name": self.entity}}]},
             }
         }
+
+    def op_GetDefaultEntity(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``api.default_entity``: the key's entity, when none is configured."""
+        return {"viewer": {"id": "VXNlcjox", "entity": self.entity}}
 
     def op_Runs(self, variables: dict[str, Any]) -> dict[str, Any]:
         self._project(variables)
@@ -401,7 +479,11 @@ class WandbServer:
         return {"project": {"run": {"logLineCount": len(run.log), "logLines": {"edges": edges}}}}
 
     def op_UpsertBucket(self, variables: dict[str, Any]) -> dict[str, Any]:
-        """``run.update()`` sends tags, notes and config, then the summary in a second call."""
+        """``run.update()`` sends tags, notes and config, then the summary in a second call.
+
+        Without an ``id`` it is ``wandb.init`` creating (or resuming) the run ``name``."""
+        if variables.get("id") is None and variables.get("name"):
+            return self._upsert_new_run(variables)
         wanted = str(variables.get("id"))
         run = next((r for r in self.runs.values() if r.storage_id == wanted), None)
         if run is None:
@@ -416,6 +498,356 @@ class WandbServer:
         if variables.get("summaryMetrics") is not None:
             run.summary = json.loads(variables["summaryMetrics"])
         return {"upsertBucket": {"bucket": run.node("1")}}
+
+    # -- runs created by wandb.init ---------------------------------------------------
+    def _upsert_new_run(self, variables: dict[str, Any]) -> dict[str, Any]:
+        self._project(variables)
+        name = str(variables["name"])
+        run = self.runs.get(name)
+        inserted = run is None
+        if run is None:
+            config = json.loads(variables.get("config") or "{}")
+            run = self.add(
+                FakeRun(
+                    name=name,
+                    state="running",
+                    config={k: v.get("value") for k, v in config.items() if isinstance(v, dict)},
+                    group=variables.get("groupName"),
+                    display_name=variables.get("displayName"),
+                    job_type=variables.get("jobType"),
+                )
+            )
+        bucket = {
+            "id": run.storage_id,
+            "name": run.name,
+            "displayName": run.display_name or run.name,
+            "description": run.notes,
+            "config": json.dumps({k: {"value": v} for k, v in run.config.items()}),
+            "sweepName": None,
+            "project": {
+                "id": PROJECT_ID,
+                "name": self.project,
+                "entity": {"id": "RW50aXR5OjE=", "name": self.entity},
+            },
+            "historyLineCount": len(run.history),
+        }
+        return {"upsertBucket": {"bucket": bucket, "inserted": inserted}}
+
+    def op_RunResumeStatus(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``wandb.init(resume=…)`` asks whether the run exists (``bucket`` null: no)."""
+        self._project(variables)
+        run = self.runs.get(str(variables.get("name")))
+        bucket = None
+        if run is not None:
+            bucket = {
+                "id": run.storage_id,
+                "name": run.name,
+                "summaryMetrics": json.dumps(run.summary),
+                "displayName": run.display_name or run.name,
+                "logLineCount": len(run.log),
+                "historyLineCount": len(run.history),
+                "eventsLineCount": 0,
+                "historyTail": "[]",
+                "eventsTail": "[]",
+                "config": json.dumps({k: {"value": v} for k, v in run.config.items()}),
+                "tags": run.tags,
+                "notes": run.notes,
+                "wandbConfig": "{}",
+            }
+        model = {
+            "id": PROJECT_ID,
+            "name": self.project,
+            "entity": {"id": "RW50aXR5OjE=", "name": self.entity},
+            "bucket": bucket,
+        }
+        return {"model": model}
+
+    def op_DeleteRun(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``run.delete()``; its artifacts stay unless ``deleteArtifacts`` (not served)."""
+        if variables.get("deleteArtifacts"):
+            raise GraphQLError("deleteArtifacts is not served by the test server")
+        run = next((r for r in self.runs.values() if r.storage_id == variables.get("id")), None)
+        if run is None:
+            raise GraphQLError(f"run {variables.get('id')} not found")
+        del self.runs[run.name]
+        self.deleted_runs.append(run.name)
+        return {"deleteRun": {"clientMutationId": None}}
+
+    def op_CreateRunFiles(self, variables: dict[str, Any]) -> dict[str, Any]:
+        run = self._run({**variables, "name": variables.get("run")})
+        files = [
+            {"name": name, "uploadUrl": f"{self.url}{UPLOADS}runs/{run.name}/{name}"}
+            for name in variables.get("files") or []
+        ]
+        return {"createRunFiles": {"runID": run.storage_id, "uploadHeaders": [], "files": files}}
+
+    # -- artifacts (launch jobs are artifacts of type "job") -------------------------------
+    def _artifact_node(self, artifact: dict[str, Any]) -> dict[str, Any]:
+        collection = [a for a in self.artifacts if a["collection"] == artifact["collection"]]
+        latest = collection[-1]
+        return {
+            "id": artifact["id"],
+            "state": artifact["state"],
+            "artifactSequence": {
+                "id": _gql_id("ArtifactSequence", artifact["sequence"]),
+                "latestArtifact": {"id": latest["id"], "versionIndex": latest["version"]},
+            },
+        }
+
+    def _find_artifact(self, name: str) -> dict[str, Any] | None:
+        """``collection:alias`` or ``collection:vN`` (no tag: ``latest``)."""
+        collection, _, tag = name.partition(":")
+        for artifact in self.artifacts:
+            if artifact["collection"] != collection:
+                continue
+            if (tag or "latest") in artifact["aliases"] or tag == f"v{artifact['version']}":
+                return artifact
+        return None
+
+    def op_ArtifactType(self, variables: dict[str, Any]) -> dict[str, Any]:
+        self._project(variables)
+        found = self._find_artifact(str(variables.get("name")))
+        artifact = {"artifactType": {"name": found["type"]}} if found else None
+        return {"project": {"artifact": artifact}}
+
+    def op_CreateArtifact(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """A new version of a collection, or the version with the same digest (dedup).
+
+        The Python client sends the fields as variables; wandb-core sends one ``input``."""
+        spec = variables.get("input") or variables
+        self._project({"entity": spec.get("entityName"), "project": spec.get("projectName")})
+        names = spec.get("artifactCollectionNames") or [spec.get("artifactCollectionName")]
+        collection = names[0]
+        kind = spec.get("artifactTypeName")
+        same = [a for a in self.artifacts if a["collection"] == collection]
+        if same and same[0]["type"] != kind:
+            raise GraphQLError(f"collection {collection} holds artifacts of type {same[0]['type']}")
+        found = next((a for a in same if a["digest"] == spec.get("digest")), None)
+        if found is None:
+            sequences = {a["collection"]: a["sequence"] for a in self.artifacts}
+            found = {
+                "id": _gql_id("Artifact", len(self.artifacts) + 1),
+                "type": kind,
+                "collection": collection,
+                "sequence": sequences.get(collection, len(sequences) + 1),
+                "version": len(same),
+                "digest": spec.get("digest"),
+                "state": "PENDING",
+                "run": spec.get("runName"),
+                "description": spec.get("description"),
+                "metadata": json.loads(spec.get("metadata") or "{}"),
+                "aliases": [],
+                "files": {},
+            }
+            self.artifacts.append(found)
+        for alias in spec.get("aliases") or []:
+            for other in same:
+                if alias["alias"] in other["aliases"]:  # an alias names one version
+                    other["aliases"].remove(alias["alias"])
+            if alias["alias"] not in found["aliases"]:
+                found["aliases"].append(alias["alias"])
+        return {"createArtifact": {"artifact": self._artifact_node(found)}}
+
+    def _artifact_by_id(self, artifact_id: object) -> dict[str, Any]:
+        found = next((a for a in self.artifacts if a["id"] == artifact_id), None)
+        if found is None:
+            raise GraphQLError(f"artifact {artifact_id} not found")
+        return found
+
+    def op_CreateArtifactManifest(self, variables: dict[str, Any]) -> dict[str, Any]:
+        artifact = self._artifact_by_id(variables.get("artifactID"))
+        path = f"{UPLOADS}artifacts/{artifact['id']}/manifest.json"
+        artifact["manifest"] = path
+        file = {
+            "id": _gql_id("File", len(self.uploads) + 1),
+            "uploadUrl": self.url + path,
+            "uploadHeaders": [],
+        }
+        manifest = {"id": _gql_id("ArtifactManifest", 1), "file": file}
+        return {"createArtifactManifest": {"artifactManifest": manifest}}
+
+    def op_CreateArtifactFiles(self, variables: dict[str, Any]) -> dict[str, Any]:
+        edges = []
+        for spec in (variables.get("input") or {}).get("artifactFiles") or []:
+            artifact = self._artifact_by_id(spec.get("artifactID"))
+            path = f"{UPLOADS}artifacts/{artifact['id']}/{spec['name']}"
+            artifact["files"][spec["name"]] = path
+            node = {
+                "storagePath": path,
+                "uploadUrl": self.url + path,
+                "uploadHeaders": [],
+                "uploadMultipartUrls": None,
+                "artifact": {"id": artifact["id"]},
+            }
+            edges.append({"node": node})
+        return {"createArtifactFiles": {"files": {"edges": edges}}}
+
+    def op_CommitArtifact(self, variables: dict[str, Any]) -> dict[str, Any]:
+        artifact = self._artifact_by_id(variables.get("artifactID"))
+        missing = [n for n, path in artifact["files"].items() if path not in self.uploads]
+        if artifact.get("manifest") not in self.uploads or missing:
+            raise GraphQLError(f"artifact {artifact['id']}: files not uploaded: {missing}")
+        artifact["state"] = "COMMITTED"
+        return {
+            "commitArtifact": {"artifact": {"id": artifact["id"], "digest": artifact["digest"]}}
+        }
+
+    def _artifact_fragment(self, artifact: dict[str, Any]) -> dict[str, Any]:
+        """An artifact as wandb's ``ArtifactFragment`` selects it."""
+        project = {
+            "id": PROJECT_ID,
+            "internalId": "1",
+            "name": self.project,
+            "entity": {"name": self.entity},
+        }
+        collection = {
+            "__typename": "ArtifactSequence",
+            "name": artifact["collection"],
+            "project": project,
+        }
+        return {
+            "__typename": "Artifact",
+            "id": artifact["id"],
+            "artifactSequence": collection,
+            "versionIndex": artifact["version"],
+            "artifactType": {"name": artifact["type"]},
+            "description": artifact["description"],
+            "metadata": json.dumps(artifact["metadata"]),
+            "ttlDurationSeconds": -1,
+            "ttlIsInherited": True,
+            "tags": [],
+            "historyStep": None,
+            "state": artifact["state"],
+            "size": sum(len(self.uploads.get(p, b"")) for p in artifact["files"].values()),
+            "digest": artifact["digest"],
+            "commitHash": None,
+            "fileCount": len(artifact["files"]),
+            "createdAt": "2026-01-01T00:00:00",
+            "updatedAt": None,
+            "aliases": [
+                {
+                    "__typename": "ArtifactAlias",
+                    "id": _gql_id("ArtifactAlias", i + 1),
+                    "alias": alias,
+                    "artifactCollection": {**collection, "__typename": "ArtifactSequence"},
+                }
+                for i, alias in enumerate(artifact["aliases"])
+            ],
+        }
+
+    def op_ArtifactMembershipByName(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``api.artifact("entity/project/name:alias")`` (``launch_add`` checks the job)."""
+        self._project(variables)
+        found = self._find_artifact(str(variables.get("name")))
+        if found is None:
+            return {"project": {"artifactCollectionMembership": None}}
+        fragment = self._artifact_fragment(found)
+        collection = {**fragment["artifactSequence"], "__typename": "ArtifactSequence"}
+        membership = {
+            "__typename": "ArtifactCollectionMembership",
+            "id": _gql_id("ArtifactCollectionMembership", int(found["version"]) + 1),
+            "versionIndex": found["version"],
+            "createdAt": "2026-01-01T00:00:00",
+            "aliases": [
+                {k: a[k] for k in ("__typename", "id", "alias")} for a in fragment["aliases"]
+            ],
+            "artifactCollection": collection,
+            "artifact": fragment,
+        }
+        return {"project": {"artifactCollectionMembership": membership}}
+
+    def op_ArtifactByID(self, variables: dict[str, Any]) -> dict[str, Any]:
+        found = next((a for a in self.artifacts if a["id"] == variables.get("id")), None)
+        return {"artifact": self._artifact_fragment(found) if found else None}
+
+    # -- launch: run queues ----------------------------------------------------------------
+    def _queue(self, entity: object, project: object, name: object) -> dict[str, Any] | None:
+        """The entity's queue ``name``; queues live in its ``model-registry`` project."""
+        if entity != self.entity or project != "model-registry":
+            return None
+        return self.queues.get(str(name))
+
+    def op_HarnessRunQueue(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """harness's read of a queue's items with their run spec (W&B's schema)."""
+        if variables.get("entityName") != self.entity:
+            return {"project": None}
+        queue = self._queue(self.entity, variables.get("projectName"), variables.get("runQueue"))
+        if queue is None:
+            return {"project": {"runQueue": None}}
+        start = int(variables["cursor"]) if variables.get("cursor") else 0
+        page = queue["items"][start : start + 100]
+        nodes = [
+            {
+                "id": item["id"],
+                "state": item["state"],
+                "associatedRunId": item["associatedRunId"],
+                "runSpec": json.dumps(item["runSpec"]),
+            }
+            for item in page
+        ]
+        items = {
+            "pageInfo": {
+                "hasNextPage": start + len(page) < len(queue["items"]),
+                "endCursor": str(start + len(page)),
+            },
+            "edges": [{"node": node} for node in nodes],
+        }
+        return {"project": {"runQueue": {"id": queue["id"], "runQueueItems": items}}}
+
+    def _push(self, queue: dict[str, Any] | None, spec: str, name: object) -> dict[str, Any]:
+        if queue is None:
+            raise GraphQLError(f"run queue {name} not found")
+        self.items_pushed += 1
+        item = {
+            "id": _gql_id("RunQueueItem", self.items_pushed),
+            "state": "PENDING",
+            "associatedRunId": None,
+            "runSpec": json.loads(spec),
+        }
+        queue["items"].append(item)
+        return item
+
+    def op_pushToRunQueueByName(self, variables: dict[str, Any]) -> dict[str, Any]:
+        name = variables.get("queueName")
+        queue = self._queue(variables.get("entityName"), variables.get("projectName"), name)
+        item = self._push(queue, str(variables.get("runSpec")), name)
+        answer = {"runQueueItemId": item["id"], "runSpec": json.dumps(item["runSpec"])}
+        return {"pushToRunQueueByName": answer}
+
+    def op_ProjectRunQueues(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """The legacy path: the client lists the queues when a push by name failed."""
+        if (variables.get("entity"), variables.get("projectName")) != (
+            self.entity,
+            "model-registry",
+        ):
+            return {"project": None}
+        queues = [
+            {k: q[k] for k in ("id", "name", "createdBy", "access")} for q in self.queues.values()
+        ]
+        return {"project": {"runQueues": queues}}
+
+    def op_pushToRunQueue(self, variables: dict[str, Any]) -> dict[str, Any]:
+        wanted = variables.get("queueID")
+        queue = next((q for q in self.queues.values() if q["id"] == wanted), None)
+        item = self._push(queue, str(variables.get("runSpec")), wanted)
+        return {"pushToRunQueue": {"runQueueItemId": item["id"]}}
+
+    def op_fetchRunQueuesFromProject(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """A queue's id (``QueuedRun.delete`` asks for it first; harness checks the queue)."""
+        queue = self._queue(
+            variables.get("entityName"), variables.get("projectName"), variables.get("runQueueName")
+        )
+        return {"project": {"runQueue": {"id": queue["id"]} if queue else None}}
+
+    def op_DeleteFromRunQueue(self, variables: dict[str, Any]) -> dict[str, Any]:
+        queue = next((q for q in self.queues.values() if q["id"] == variables.get("queueID")), None)
+        if queue is None:
+            raise GraphQLError(f"run queue {variables.get('queueID')} not found")
+        kept = [i for i in queue["items"] if i["id"] != variables.get("runQueueItemId")]
+        if len(kept) == len(queue["items"]):
+            raise GraphQLError(f"run queue item {variables.get('runQueueItemId')} not found")
+        queue["items"] = kept
+        return {"deleteFromRunQueue": {"success": True, "clientMutationId": None}}
 
     # -- automations -------------------------------------------------------------------
     def _entity(self, variables: dict[str, Any]) -> bool:
