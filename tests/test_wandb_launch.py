@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -430,3 +431,66 @@ def test_job_names_use_only_safe_characters() -> None:
         "harness-exp-wider-mlp-2",
         "exp-wider-mlp-2-0123456",
     )
+
+
+AGENT_RUN = """
+from harness import tracking
+run = tracking.init(config={"lr": 0.1})
+for step in range(1, 4):
+    run.log({"val/accuracy": 0.5 + step / 10}, step=step)
+run.finish()
+"""
+
+
+def test_a_run_started_by_a_launch_agent_is_read_back_by_the_store(
+    served: Served, tmp_path: Path
+) -> None:
+    """The queued run config reaches wandb.config, the run logs online (harness.yaml says
+    backend local), and check-results finds it under its branch."""
+    repo, server, env = served
+    data = launched(served, "--branch", "exp/x")
+    item = next(i for i in server.queued if i["id"] == data["items"][0]["id"])
+    spec = item["runSpec"]
+    run_config = (json.loads(spec) if isinstance(spec, str) else spec)["overrides"]["run_config"]
+    agent_env = {  # what a launch agent hands the run it starts
+        **env,
+        "WANDB_MODE": "online",
+        "WANDB_LAUNCH": "true",
+        "WANDB_CONFIG": json.dumps(run_config),
+        "WANDB_RUN_ID": "agentrun1",
+        "WANDB_PROJECT": "test",
+        "WANDB_DIR": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    (repo / "harness.yaml").write_text(
+        "backend: local\nwandb: {project: test}\n"
+        "metrics:\n  - {name: val/accuracy, goal: maximize, primary: true}\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", AGENT_RUN],
+        cwd=repo,
+        env=agent_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert not (repo / ".harness").exists()  # nothing went to a local store
+    run = server.runs["agentrun1"]
+    assert run.state == "finished" and run.config["seed"] == run_config["seed"]
+    assert (run.config["branch"], run.config["commit"]) == (
+        "exp/x",
+        git(repo, "rev-parse", "exp/x"),
+    )
+    assert run.group == run_config["group"]
+    shown = subprocess.run(
+        [str(BIN / "check-results"), "runs", "--branch", "exp/x", "--format", "json"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    [found] = json.loads(shown.stdout)["runs"]
+    assert found["id"] == "agentrun1" and found["state"] == "finished"

@@ -1,23 +1,33 @@
 """Who a run is (id, branch, commit, seed, store) and where W&B may write.
 
-The identity comes from the launcher's environment (``HARNESS_RUN_ID``, ``HARNESS_RUN_DIR``,
-``HARNESS_HOME``, ``HARNESS_BRANCH``, ``HARNESS_COMMIT``, ``HARNESS_SEED``), never from the
-working directory: the local launcher deletes its worktree after the run. A script started
-by hand reads branch and commit from git instead.
+The identity comes from the launcher: on a W&B Launch agent, the run config it hands the
+run (``WANDB_CONFIG``: branch, commit, seed, group) and ``WANDB_RUN_ID``, and the run is
+online; with the local launcher, its environment (``HARNESS_RUN_ID``, ``HARNESS_RUN_DIR``,
+``HARNESS_HOME``, ``HARNESS_BRANCH``, ``HARNESS_COMMIT``, ``HARNESS_SEED``), never the
+working directory (the worktree is deleted after the run). A script started by hand reads
+branch and commit from git instead.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from ..git import Git
 from ..manifest import new_run_id
 
-__all__ = ["RunIdentity", "offline_environment", "resolve_identity", "tracking_disabled"]
+__all__ = [
+    "RunIdentity",
+    "launch_config",
+    "offline_environment",
+    "resolve_identity",
+    "tracking_disabled",
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,33 @@ def tracking_disabled(env: Mapping[str, str]) -> str | None:
     return None
 
 
+def launch_config(env: Mapping[str, str]) -> Mapping[str, Any] | None:
+    """The run config a W&B Launch agent hands the run (``WANDB_CONFIG``, JSON), when it
+    carries the branch ``launch-job --backend wandb`` put there; else None."""
+    if env.get("WANDB_LAUNCH", "").lower() != "true" or not env.get("WANDB_CONFIG"):
+        return None
+    try:
+        data = json.loads(env["WANDB_CONFIG"])
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("branch"), str):
+        return None
+    return data
+
+
 def resolve_identity(settings: Settings, env: Mapping[str, str]) -> RunIdentity:
+    launched = launch_config(env)
+    if launched is not None:  # on a W&B Launch agent: online, whatever harness.yaml says
+        commit = launched.get("commit")
+        seed_value = launched.get("seed")
+        return RunIdentity(
+            run_id=env.get("WANDB_RUN_ID") or new_run_id(),
+            run_dir=None,
+            branch=str(launched["branch"]),
+            commit=commit if isinstance(commit, str) and commit else None,
+            seed=seed_value if isinstance(seed_value, int) else None,
+            launched=True,
+        )
     seed = _int(env.get("HARNESS_SEED"))
     local = settings.backend == "local"
     if env.get("HARNESS_RUN_ID"):
