@@ -158,3 +158,15 @@ def test_the_sample_launch_agent_config_is_valid_for_wandb() -> None:
     sample = Path(__file__).resolve().parent.parent / "misc" / "launch-agent.yaml"
     config = AgentConfig(**yaml.safe_load(sample.read_text()))
     assert config.queues == ["gpus"] and config.builder is not None
+
+
+def test_the_example_requirements_carry_the_harness_dependencies() -> None:
+    """A Launch agent installs the example's requirements.txt: the harness's own runtime
+    dependencies must be there, with the same pins (wandb is pinned exactly)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    lines = (root / "experiments" / "digits" / "requirements.txt").read_text().splitlines()
+    wanted = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert set(project["dependencies"]) <= wanted

@@ -9,6 +9,11 @@ import ast
 import copy
 import sys
 import time
+from pathlib import Path
+
+# Importable wherever the repository is checked out (a W&B Launch agent runs this file from
+# a fresh clone, where the harness package is the repository's own, not installed).
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 
 # -- hyperparameters: override with --name=value -------------------------------------------
 hidden = 8  # width of each hidden layer
