@@ -147,7 +147,7 @@ def connect(settings: Settings) -> tuple[Any, str]:
         if refused and not _UNREACHABLE.search(text):
             raise BackendUnavailable(f"W&B refused the API key at {where}: {text}") from exc
         raise StoreError(f"cannot reach W&B at {where}: {text}") from exc
-    entity = wb.entity or api.default_entity
+    entity = wb.entity or call_wandb("read the key's default entity", lambda: api.default_entity)
     if not entity:
         raise BackendUnavailable("W&B: no entity (set wandb.entity or WANDB_ENTITY)")
     return api, str(entity)
