@@ -19,12 +19,12 @@ $(BIN)/python:
 # One stamp per set of extras, redone whenever pyproject.toml changes.
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train]"
+	$(PIP) install -e ".[train,plot]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,llm,github,dev]"
+	$(PIP) install -e ".[train,llm,github,dev,plot]"
 	touch $@
 
 demo: $(VENV)/.demo-installed

@@ -1,12 +1,22 @@
 """Comparisons of branches against the baseline, metric by metric, direction-aware.
 
-Core: pure functions over Runs. Never imports wandb, torch, anthropic or github.
+Core: pure functions over Runs. Never imports wandb, torch, anthropic, github, scipy or
+numpy (the statistics are in stats.py, in plain Python).
 
 The baseline for a branch is the finished runs of the baseline branch at its newest commit
 that has finished runs. A branch is judged on its runs at its newest commit (its group of
-seeds). Each side is summarised as a Sample (mean, spread, n) so that several seeds per side
-fit the same shapes; today's verdict compares the mean change with the metric's
-``min_delta`` (0 when unset), and the evidence records which test decided it.
+seeds). Each side is summarised as a Sample (mean, sample std, n over its finished runs,
+one per seed: a seed run twice counts once, its newest run).
+How a metric's verdict is reached (docs/statistics.md has the whole method):
+
+- both sides with >= 2 values: Welch's t-test, two-sided, at ``confidence``; a significant
+  change is ``better``/``worse`` in the metric's direction if it is also larger than the
+  metric's ``min_delta`` (a practical threshold), else ``inconclusive``;
+- one side with a single value: the change must exceed ``min_delta``, or, when the baseline
+  has >= 2 values, also twice the baseline's seed standard deviation (``baseline_spread``);
+  such evidence is flagged ``single_seed``;
+- across the compared branches, each metric's p-values are Holm-adjusted; the winner needs
+  ``better`` after that adjustment, and a multi-seed branch outranks any single-seed one.
 """
 
 from __future__ import annotations
@@ -14,26 +24,34 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .runs import MetricSpec, Run, RunState
+from .stats import hedges_g, holm, t_quantile, welch
 
 __all__ = [
+    "DEFAULT_CONFIDENCE",
+    "SPREAD_SIGMAS",
     "Baseline",
     "BranchResult",
     "Comparison",
     "Evidence",
     "MetricComparison",
     "Sample",
+    "TestName",
     "Verdict",
     "compare",
     "compare_metric",
     "latest_runs",
+    "per_seed",
     "select_baseline",
 ]
 
 Verdict = Literal["better", "worse", "inconclusive", "missing", "failed"]
+TestName = Literal["welch_t", "baseline_spread", "min_delta", "none"]
+DEFAULT_CONFIDENCE = 0.95
+SPREAD_SIGMAS = 2.0  # a single-seed change must exceed this many baseline seed stds
 _BAD_END = (RunState.FAILED, RunState.CRASHED)
 
 
@@ -62,17 +80,50 @@ class Sample:
 
 @dataclass(frozen=True)
 class Evidence:
-    """How a verdict was reached. ``p_value`` is filled by tests that compute one."""
+    """How a verdict was reached.
 
-    test: str
+    ``test``: ``welch_t`` (>= 2 values per side), ``baseline_spread`` (one candidate value
+    against >= 2 baseline values), ``min_delta`` (a single value against a single value, or
+    several against one), ``none`` (no verdict could be tested: missing or failed).
+    ``threshold``: the practical threshold the change had to exceed (``min_delta``, or for
+    ``baseline_spread`` the larger of ``min_delta`` and ``spread``). ``p_value``, ``df``,
+    ``t`` and ``ci`` (the confidence interval of the difference of means) come from Welch's
+    test; ``holm_p`` is ``p_value`` Holm-adjusted across the compared branches.
+    ``effect_size`` is Hedges' g of candidate - baseline (pooled std, small-sample
+    corrected). ``nonfinite_*`` count finished runs left out because the value was NaN/inf.
+    """
+
+    test: TestName
     n_baseline: int
     n_candidate: int
     threshold: float | None = None
     p_value: float | None = None
+    holm_p: float | None = None
+    confidence: float = DEFAULT_CONFIDENCE
+    df: float | None = None
+    t: float | None = None
+    effect_size: float | None = None
+    ci: tuple[float, float] | None = None
+    spread: float | None = None  # SPREAD_SIGMAS x the baseline's seed std (baseline_spread)
+    nonfinite_baseline: int = 0
+    nonfinite_candidate: int = 0
 
     @property
     def single_seed(self) -> bool:
         return self.n_baseline <= 1 or self.n_candidate <= 1
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence
+
+    @property
+    def significant(self) -> bool:
+        """Welch's p-value below ``1 - confidence`` (False for tests without a p-value)."""
+        return self.p_value is not None and self.p_value < self.alpha
+
+    @property
+    def significant_after_holm(self) -> bool:
+        return self.holm_p is not None and self.holm_p < self.alpha
 
 
 @dataclass(frozen=True)
@@ -101,6 +152,16 @@ class MetricComparison:
         """The change in the metric's good direction (positive = better)."""
         delta = self.delta
         return None if delta is None else self.spec.improvement(delta)
+
+    @property
+    def holm_verdict(self) -> Verdict:
+        """The verdict once Holm's correction across the compared branches is applied: a
+        t-tested ``better``/``worse`` whose adjusted p is not below alpha is ``inconclusive``.
+        Verdicts without a p-value (single seed, missing, failed) are unchanged."""
+        ev = self.evidence
+        if self.verdict in ("better", "worse") and ev.test == "welch_t":
+            return self.verdict if ev.significant_after_holm else "inconclusive"
+        return self.verdict
 
 
 @dataclass(frozen=True)
@@ -131,6 +192,17 @@ class BranchResult:
         return primary.verdict if primary else "missing"
 
     @property
+    def primary_holm_verdict(self) -> Verdict:
+        primary = self.primary
+        return primary.holm_verdict if primary else "missing"
+
+    @property
+    def improvement(self) -> float | None:
+        """The primary metric's change in its good direction; None without one."""
+        primary = self.primary
+        return primary.improvement if primary else None
+
+    @property
     def finished(self) -> bool:
         return any(run.state is RunState.FINISHED for run in self.runs)
 
@@ -141,6 +213,8 @@ class Comparison:
     baseline: Baseline | None
     metrics: tuple[MetricSpec, ...]
     branches: tuple[BranchResult, ...]
+    confidence: float = DEFAULT_CONFIDENCE
+    warnings: tuple[str, ...] = ()  # values left out (NaN/inf), in words
 
     @property
     def primary(self) -> MetricSpec | None:
@@ -148,13 +222,26 @@ class Comparison:
 
     @property
     def winner(self) -> BranchResult | None:
-        """The branch whose primary metric improves most among those judged ``better``."""
-        better = [
-            b for b in self.branches if b.primary_verdict == "better" and b.primary is not None
-        ]
-        if not better:
-            return None
-        return max(better, key=lambda b: (b.primary.improvement or 0.0) if b.primary else 0.0)
+        """The branch whose primary metric improves most among those ``better`` after Holm.
+
+        Evidence from several seeds per side outranks a single seed: a single-seed branch
+        (``better`` by ``min_delta`` or the baseline's spread) wins only when no multi-seed
+        branch is ``better``.
+        """
+        better = [b for b in self.branches if b.primary_holm_verdict == "better"]
+        multi = [b for b in better if b.primary and not b.primary.evidence.single_seed]
+        pool = multi or better
+        return max(pool, key=lambda b: b.improvement or 0.0) if pool else None
+
+    def ranked(self) -> tuple[BranchResult, ...]:
+        """Branches by the primary metric's improvement, best first; those without a value
+        (failed, missing) last, by name."""
+        return tuple(
+            sorted(
+                self.branches,
+                key=lambda b: (b.improvement is None, -(b.improvement or 0.0), b.branch),
+            )
+        )
 
 
 def latest_runs(runs: Sequence[Run]) -> tuple[str | None, tuple[Run, ...]]:
@@ -176,36 +263,138 @@ def select_baseline(branch: str, runs: Sequence[Run]) -> Baseline | None:
     return Baseline(branch, commit, group) if group else None
 
 
+def per_seed(runs: Iterable[Run]) -> list[Run]:
+    """The finished runs, one per seed: a seed run twice at one commit is the same sample
+    again (bit for bit, when training is deterministic), so only its newest run counts.
+    Runs without a seed each count."""
+    newest: dict[tuple[str, object], Run] = {}
+    for r in runs:
+        if r.state is not RunState.FINISHED:
+            continue
+        key = ("seed", r.seed) if r.seed is not None else ("run", r.id)
+        kept = newest.get(key)
+        if kept is None or (r.created_at or "", r.id) > (kept.created_at or "", kept.id):
+            newest[key] = r
+    return sorted(newest.values(), key=lambda r: (r.seed is None, r.seed or 0, r.id))
+
+
 def _sample(spec: MetricSpec, runs: Iterable[Run]) -> Sample | None:
-    values = [
-        v
-        for v in (r.metric(spec.name) for r in runs if r.state is RunState.FINISHED)
-        if v is not None
-    ]
+    values = [v for v in (r.metric(spec.name) for r in per_seed(runs)) if v is not None]
     return Sample(tuple(values)) if values else None
 
 
+def _nonfinite(spec: MetricSpec, runs: Iterable[Run]) -> list[str]:
+    """Ids of counted finished runs whose value of the metric is NaN or infinite."""
+    return [r.id for r in per_seed(runs) if r.metric_is_nonfinite(spec.name)]
+
+
+def _repeated_seed_warnings(label: str, runs: Sequence[Run]) -> list[str]:
+    seeds = Counter(r.seed for r in runs if r.state is RunState.FINISHED and r.seed is not None)
+    return [
+        f"{label}: seed {seed} finished {count} times at {runs[0].short_commit};"
+        " only its newest run counts"
+        for seed, count in sorted(seeds.items())
+        if count > 1
+    ]
+
+
+def _direction(gain: float, threshold: float) -> Verdict:
+    return "better" if gain > threshold else "worse" if gain < -threshold else "inconclusive"
+
+
+def _judge(
+    spec: MetricSpec, base: Sample, cand: Sample, confidence: float, nonfinite: tuple[int, int]
+) -> tuple[Verdict, Evidence]:
+    """The verdict on two non-empty samples, and the evidence for it."""
+    min_delta = spec.min_delta or 0.0
+    delta = cand.mean - base.mean
+    gain = spec.improvement(delta)
+    plain = Evidence(
+        "min_delta",
+        n_baseline=base.n,
+        n_candidate=cand.n,
+        threshold=min_delta,
+        confidence=confidence,
+        effect_size=hedges_g((base.mean, base.std, base.n), (cand.mean, cand.std, cand.n)),
+        nonfinite_baseline=nonfinite[0],
+        nonfinite_candidate=nonfinite[1],
+    )
+    if base.n >= 2 and cand.n >= 2:
+        test = welch((base.mean, base.std or 0.0, base.n), (cand.mean, cand.std or 0.0, cand.n))
+        if test.df is None:  # no spread on either side: the difference is exact
+            ci = (delta, delta)
+        else:
+            half = t_quantile(confidence, test.df) * test.se
+            ci = (delta - half, delta + half)
+        evidence = replace(plain, test="welch_t", p_value=test.p, df=test.df, t=test.t, ci=ci)
+        verdict = _direction(gain, min_delta) if evidence.significant else "inconclusive"
+        return verdict, evidence
+    if base.n >= 2 and base.std is not None:
+        spread = SPREAD_SIGMAS * base.std
+        threshold = max(min_delta, spread)
+        evidence = replace(plain, test="baseline_spread", threshold=threshold, spread=spread)
+        return _direction(gain, threshold), evidence
+    return _direction(gain, min_delta), plain
+
+
 def compare_metric(
-    spec: MetricSpec, baseline_runs: Sequence[Run], candidate_runs: Sequence[Run]
+    spec: MetricSpec,
+    baseline_runs: Sequence[Run],
+    candidate_runs: Sequence[Run],
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> MetricComparison:
+    """One metric of one branch against the baseline (``holm_p`` is left for ``compare``)."""
     base = _sample(spec, baseline_runs)
     cand = _sample(spec, candidate_runs)
-    threshold = spec.min_delta or 0.0
-    evidence = Evidence(
-        test="min_delta",
-        n_baseline=base.n if base else 0,
-        n_candidate=cand.n if cand else 0,
-        threshold=threshold,
-    )
-    verdict: Verdict
-    if cand is None and candidate_runs and all(r.state in _BAD_END for r in candidate_runs):
-        verdict = "failed"
-    elif base is None or cand is None:
-        verdict = "missing"
-    else:
-        gain = spec.improvement(cand.mean - base.mean)
-        verdict = "better" if gain > threshold else "worse" if gain < -threshold else "inconclusive"
+    nonfinite = (len(_nonfinite(spec, baseline_runs)), len(_nonfinite(spec, candidate_runs)))
+    if base is None or cand is None:
+        evidence = Evidence(
+            "none",
+            n_baseline=base.n if base else 0,
+            n_candidate=cand.n if cand else 0,
+            confidence=confidence,
+            nonfinite_baseline=nonfinite[0],
+            nonfinite_candidate=nonfinite[1],
+        )
+        failed = (
+            cand is None
+            and bool(candidate_runs)
+            and all(r.state in _BAD_END for r in candidate_runs)
+        )
+        return MetricComparison(spec, base, cand, "failed" if failed else "missing", evidence)
+    verdict, evidence = _judge(spec, base, cand, confidence, nonfinite)
     return MetricComparison(spec, base, cand, verdict, evidence)
+
+
+def _with_holm(results: list[BranchResult], count: int) -> list[BranchResult]:
+    """Each metric's p-values Holm-adjusted across the branches (the family: those with one)."""
+    adjusted = [holm([r.metrics[i].evidence.p_value for r in results]) for i in range(count)]
+    return [
+        replace(
+            result,
+            metrics=tuple(
+                replace(m, evidence=replace(m.evidence, holm_p=adjusted[i][j]))
+                for i, m in enumerate(result.metrics)
+            ),
+        )
+        for j, result in enumerate(results)
+    ]
+
+
+def _nonfinite_warnings(
+    label: str, runs: Sequence[Run], metrics: Sequence[MetricSpec]
+) -> list[str]:
+    found = []
+    for spec in metrics:
+        ids = _nonfinite(spec, runs)
+        if ids:
+            shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+            found.append(
+                f"{label}: {spec.name} is NaN or infinite in {len(ids)} finished run(s)"
+                f" ({shown}); left out of the comparison"
+            )
+    return found
 
 
 def compare(
@@ -214,23 +403,45 @@ def compare(
     *,
     baseline_branch: str,
     branches: Sequence[str] | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> Comparison:
     """Compare ``branches`` (default: all with runs, but the baseline) with the baseline."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     baseline = select_baseline(baseline_branch, runs)
     base_runs = baseline.runs if baseline else ()
     if branches is None:
         names = sorted({r.branch for r in runs if r.branch and r.branch != baseline_branch})
     else:
         names = list(dict.fromkeys(branches))
+    by_branch: dict[str, list[Run]] = {name: [] for name in names}
+    for r in runs:
+        if r.branch in by_branch:
+            by_branch[r.branch].append(r)
+    label = f"baseline {baseline_branch}"
+    warnings = _repeated_seed_warnings(label, base_runs)
+    warnings += _nonfinite_warnings(label, base_runs, metrics)
     results = []
     for name in names:
-        commit, group = latest_runs([r for r in runs if r.branch == name])
+        commit, group = latest_runs(by_branch[name])
+        warnings += _repeated_seed_warnings(name, group)
+        warnings += _nonfinite_warnings(name, group, metrics)
         results.append(
             BranchResult(
                 branch=name,
                 commit=commit,
                 runs=group,
-                metrics=tuple(compare_metric(spec, base_runs, group) for spec in metrics),
+                metrics=tuple(
+                    compare_metric(spec, base_runs, group, confidence=confidence)
+                    for spec in metrics
+                ),
             )
         )
-    return Comparison(baseline_branch, baseline, tuple(metrics), tuple(results))
+    return Comparison(
+        baseline_branch,
+        baseline,
+        tuple(metrics),
+        tuple(_with_holm(results, len(metrics))),
+        confidence=confidence,
+        warnings=tuple(warnings),
+    )

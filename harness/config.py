@@ -26,6 +26,7 @@ __all__ = [
     "BACKENDS",
     "CONFIG_FILE",
     "AnalysisSettings",
+    "CompareSettings",
     "GithubSettings",
     "LaunchSettings",
     "Settings",
@@ -102,6 +103,15 @@ class GithubSettings:
 
 
 @dataclass(frozen=True)
+class CompareSettings:
+    """How check-results judges branches (docs/statistics.md)."""
+
+    # Confidence level of Welch's t-test (two-sided) and of Holm's correction across
+    # branches: a change is significant when p < 1 - confidence. HARNESS_CONFIDENCE.
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the harness reads from configuration, resolved and validated."""
 
@@ -114,6 +124,7 @@ class Settings:
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     github: GithubSettings = field(default_factory=GithubSettings)
+    compare: CompareSettings = field(default_factory=CompareSettings)
     metrics: tuple[MetricSpec, ...] = ()
     source: Path | None = None
 
@@ -236,6 +247,7 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
             "tracking",
             "analysis",
             "github",
+            "compare",
             "metrics",
         },
     )
@@ -290,8 +302,28 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     out["github"] = GithubSettings(
         open_draft_pr=gh.get("open_draft_pr", bool, False), comment_author=author
     )
+    cmp = _Reader(top.raw("compare"), f"{source}: compare", {"confidence"})
+    out["compare"] = CompareSettings(
+        confidence=_confidence(
+            cmp.get("confidence", float, CompareSettings.confidence),
+            f"{source}: compare.confidence",
+        )
+    )
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
     return out
+
+
+def _confidence(value: object, where: str) -> float:
+    """A confidence level in [0.5, 1): 0.95 means significance at p < 0.05."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0.5 <= number < 1.0:
+        raise ConfigError(
+            f"{where}: expected a confidence level from 0.5 to below 1 (e.g. 0.95), got {value!r}"
+        )
+    return number
 
 
 _ANALYSIS_KEYS = {"engine", "model", "max_tokens", "max_prompt_chars", "timeout"}
@@ -421,6 +453,10 @@ def load_settings(
         if not (python.is_file() and os.access(python, os.X_OK)):
             raise ConfigError(f"HARNESS_LAUNCH_PYTHON: not an executable file: {python}")
         values["launch"] = replace(values.get("launch", LaunchSettings()), python=str(python))
+    if env.get("HARNESS_CONFIDENCE"):
+        values["compare"] = CompareSettings(
+            confidence=_confidence(env["HARNESS_CONFIDENCE"].strip(), "HARNESS_CONFIDENCE")
+        )
     if env.get("HARNESS_LAUNCH_QUEUE"):
         values["launch"] = replace(
             values.get("launch", LaunchSettings()),

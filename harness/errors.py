@@ -4,6 +4,7 @@ The tree::
 
     HarnessError                  exit 1  something the user asked about failed
      ├── RunFailed                exit 1  a launched run did not finish
+     ├── MissingData              exit 1  what was asked for has no data (no curve to plot)
      ├── UsageError               exit 2  bad input: the user can fix the command line
      │    ├── ConfigError         exit 2  harness.yaml or a HARNESS_* variable is invalid
      │    ├── BranchError         exit 2  a branch name git refuses, or one that does not exist
@@ -22,6 +23,7 @@ __all__ = [
     "BranchError",
     "ConfigError",
     "HarnessError",
+    "MissingData",
     "RunFailed",
     "StoreError",
     "UsageError",
@@ -36,6 +38,10 @@ class HarnessError(Exception):
 
 class RunFailed(HarnessError):
     """A run that was asked for did not finish (failed, crashed or timed out)."""
+
+
+class MissingData(HarnessError):
+    """What was asked for has no data to show (e.g. no run logged a curve of the metric)."""
 
 
 class UsageError(HarnessError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import BranchError, UsageError
@@ -123,6 +124,62 @@ class Git:
         )
         stat = self.run("diff", "--stat=100", f"{base}...{head}")
         return [line for line in log.splitlines() if line], stat
+
+    def descend_from(self, base: str, commits: Iterable[str]) -> dict[str, bool | None]:
+        """For each commit, whether its history contains ``base`` (``git merge-base
+        --is-ancestor base commit``; a commit contains itself); None when this repository
+        lacks it or ``base``. Two git calls whatever the number of commits."""
+        asked = list(dict.fromkeys(commits))
+        found: dict[str, bool | None] = dict.fromkeys(asked)
+        names = [base, *(c for c in asked if _SHA.fullmatch(c))]
+        if not _SHA.fullmatch(base):  # commits come from run records: never an option
+            return found
+        full = self._commits(names)
+        if full.get(base) is None:
+            return found
+        present = {c: sha for c, sha in full.items() if sha is not None and c != base}
+        if not present:
+            return {c: True if c == base else None for c in asked}
+        try:  # commits that descend from base and lead to one of ours: ours among them
+            done = subprocess.run(
+                ["git", "rev-list", "--ancestry-path", f"^{full[base]}", *present.values()],
+                cwd=self.cwd,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError:
+            return found
+        if done.returncode != 0:
+            return found
+        between = set(done.stdout.split())
+        for commit in asked:
+            sha = full.get(commit)
+            if sha is not None:
+                found[commit] = sha == full[base] or sha in between
+        return found
+
+    def _commits(self, names: list[str]) -> dict[str, str | None]:
+        """Full SHAs of the commits this repository has (None for the others)."""
+        try:
+            done = subprocess.run(
+                ["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                cwd=self.cwd,
+                input="".join(f"{name}^{{commit}}\n" for name in names),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError:
+            return dict.fromkeys(names)
+        lines = done.stdout.splitlines() if done.returncode == 0 else []
+        if len(lines) != len(names):
+            return dict.fromkeys(names)
+        full: dict[str, str | None] = {}
+        for name, line in zip(names, lines, strict=True):
+            sha, _, kind = line.partition(" ")
+            full[name] = sha if kind == "commit" else None
+        return full
 
     def show(self, commit: str, path: str) -> str | None:
         """A file's content at a commit, or None when the commit has no such file."""

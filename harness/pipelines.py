@@ -20,11 +20,13 @@ from .analysts.prompt import SYSTEM, build_prompt, sanitize
 from .compare import compare
 from .config import Settings
 from .diagnose import Highlight, diagnose, highlights
-from .errors import AnalysisUnavailable, ConfigError, StoreError, UsageError
+from .errors import AnalysisUnavailable, ConfigError, MissingData, StoreError, UsageError
 from .events import RunEvent, validate_run_id
 from .git import Git, validate_branch
 from .launchers import LaunchedRun, open_launcher
+from .leaderboard import Leaderboard
 from .manifest import write_text_atomic
+from .plot import PlotResult, Side, draw_metric
 from .report import Report, headline
 from .runs import MetricSpec, Run, RunState, RunStore
 from .stores import open_store
@@ -34,9 +36,11 @@ __all__ = [
     "branch_report",
     "compare_report",
     "launch_branch",
+    "leaderboard_report",
     "mark_reported",
     "mark_runs_reported",
     "ordered_metrics",
+    "plot_branches",
 ]
 
 
@@ -75,6 +79,7 @@ def branch_report(
         ordered_metrics(settings, metric),
         baseline_branch=baseline or settings.baseline_branch,
         branches=[branch],
+        confidence=settings.compare.confidence,
     )
     return Report("summary", comparison, warnings=tuple(store.warnings))
 
@@ -97,8 +102,82 @@ def compare_report(
         ordered_metrics(settings, metric),
         baseline_branch=baseline or settings.baseline_branch,
         branches=branches,
+        confidence=settings.compare.confidence,
     )
     return Report("compare", comparison, warnings=tuple(store.warnings))
+
+
+def leaderboard_report(
+    settings: Settings,
+    store: RunStore,
+    *,
+    branches: Sequence[str] | None = None,
+    baseline: str | None = None,
+    metric: str | None = None,
+    repo: Path | None = None,
+) -> Leaderboard:
+    """Every branch ranked against the baseline, each flagged stale when it was not made on
+    top of the baseline's commit (checked in ``repo``'s git, when it has both commits)."""
+    comparison = compare_report(
+        settings, store, branches=branches, baseline=baseline, metric=metric
+    ).comparison
+    base_commit = comparison.baseline.commit if comparison.baseline else None
+    commits = [r.commit for r in comparison.branches if r.commit]
+    known = (
+        Git(repo).descend_from(base_commit, commits)
+        if repo is not None and base_commit is not None and commits
+        else {}
+    )
+    stale: dict[str, bool | None] = {}
+    for result in comparison.branches:
+        contains = known.get(result.commit) if result.commit else None
+        stale[result.branch] = None if contains is None else not contains
+    return Leaderboard(comparison, stale=stale, warnings=tuple(store.warnings))
+
+
+def plot_branches(
+    settings: Settings,
+    store: RunStore,
+    out: Path,
+    *,
+    metric: str | None = None,
+    branches: Sequence[str] | None = None,
+    baseline: str | None = None,
+) -> PlotResult:
+    """A PNG of one metric over steps: each branch's seeds (mean ± std) and the baseline's.
+
+    Branches named in ``branches`` must have a curve of the metric; when none are named,
+    every branch with runs is drawn and those without curves are skipped with a warning.
+    """
+    spec = ordered_metrics(settings, metric)[0]
+    report = compare_report(settings, store, branches=branches, baseline=baseline)
+    comparison = report.comparison
+    sides: list[Side] = []
+    warnings = list(report.all_warnings)
+    if comparison.baseline is not None:
+        curves = [c for c in (store.curve(r.id, spec.name) for r in comparison.baseline.runs) if c]
+        if curves:
+            label = f"{comparison.baseline_branch} (baseline)"
+            sides.append(Side(label, tuple(curves), baseline=True))
+        else:
+            warnings.append(f"baseline {comparison.baseline_branch}: no curve of {spec.name}")
+    else:
+        warnings.append(f"baseline {comparison.baseline_branch}: no finished run to draw")
+    for result in comparison.branches:
+        finished = [r for r in result.runs if r.state is RunState.FINISHED]
+        curves = [c for c in (store.curve(r.id, spec.name) for r in finished or result.runs) if c]
+        if curves:
+            sides.append(Side(result.branch, tuple(curves)))
+            continue
+        where = f"{result.branch} @ {result.commit[:7]}" if result.commit else result.branch
+        problem = f"no curve of {spec.name} in the runs of {where} ({len(result.runs)} run(s))"
+        if branches is not None:
+            raise MissingData(problem)
+        warnings.append(problem)
+    if not any(not side.baseline for side in sides):
+        raise MissingData(f"no branch has a curve of {spec.name} to draw")
+    draw_metric(out, spec, sides)
+    return PlotResult(out, spec.name, tuple(sides), tuple(warnings))
 
 
 def launch_branch(
@@ -163,7 +242,13 @@ def analyze_branch(
 ) -> BranchAnalysis:
     """Gather everything the run-ended report of one branch says."""
     metrics = ordered_metrics(settings)
-    comparison = compare(runs, metrics, baseline_branch=settings.baseline_branch, branches=[branch])
+    comparison = compare(
+        runs,
+        metrics,
+        baseline_branch=settings.baseline_branch,
+        branches=[branch],
+        confidence=settings.compare.confidence,
+    )
     result = comparison.branches[0]
     diagnoses = []
     found: list[tuple[Run, Highlight]] = []

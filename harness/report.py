@@ -60,7 +60,53 @@ def fmt_sample(sample: Sample | None) -> str:
         return "—"
     if sample.n == 1:
         return fmt_number(sample.mean)
-    return f"{fmt_number(sample.mean)} ± {fmt_number(sample.std)} (n={sample.n})"
+    std = "—" if sample.std is None else f"{sample.std:.2g}"  # a spread needs 2 digits, not 4
+    return f"{fmt_number(sample.mean)} ± {std} (n={sample.n})"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    if p == 0:
+        return "0"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def fmt_evidence(metric: MetricComparison) -> str:
+    """The evidence behind a verdict, in a few words: p, Holm p, effect size; or why not."""
+    ev = metric.evidence
+    if ev.test == "welch_t":
+        if ev.df is None:
+            return (
+                "no seed spread: exact difference" if ev.p_value == 0 else "no seed spread: equal"
+            )
+        parts = [f"p={fmt_p(ev.p_value)}"]
+        if ev.holm_p is not None and ev.holm_p != ev.p_value:
+            parts.append(f"Holm p={fmt_p(ev.holm_p)}")
+        if ev.effect_size is not None:
+            parts.append(f"g={ev.effect_size:+.2f}")
+        return ", ".join(parts)
+    if ev.test == "baseline_spread":
+        what = (
+            "2 std of baseline"
+            if (ev.spread or 0.0) >= (metric.spec.min_delta or 0.0)
+            else "min_delta"
+        )
+        return f"single seed, |Δ| vs {fmt_number(ev.threshold)} ({what})"
+    if ev.test == "min_delta":
+        return f"single seed, |Δ| vs min_delta {fmt_number(ev.threshold)}"
+    return "—"
+
+
+def method_note(comparison: Comparison) -> str:
+    """How the verdicts were reached, in one sentence (docs/statistics.md has the details)."""
+    level = f"{comparison.confidence * 100:g}%"
+    return (
+        f"Verdicts: Welch's t-test at {level} confidence when both sides have 2+ seeds, and"
+        " the change must exceed min_delta; with a single seed, the change must exceed"
+        " min_delta (or 2 std of the baseline's seeds). The winner must stay better after"
+        " Holm's correction across the branches compared; several seeds beat a single one."
+    )
 
 
 def fmt_delta(metric: MetricComparison) -> str:
@@ -94,17 +140,57 @@ def headline(comparison: Comparison, result: BranchResult) -> str:
     name = primary.spec.name
     if comparison.baseline is None:
         return f"{result.branch}: no finished run on the baseline branch {base} to compare with"
+    if primary.candidate is None and primary.evidence.nonfinite_candidate:
+        return (
+            f"{result.branch}: {name} is NaN or infinite in every finished run"
+            f" ({fmt_states(result.states)})"
+        )
     if primary.candidate is None:
         return f"{result.branch}: no value of {name} yet ({fmt_states(result.states)})"
+    if primary.baseline is None:
+        return f"{result.branch}: no value of {name} on the baseline {base} to compare with"
     change = (
         f"{fmt_sample(primary.candidate)} vs {fmt_sample(primary.baseline)}, {fmt_delta(primary)}"
     )
-    text = {
-        "better": f"{result.branch} beats {base} on {name}",
-        "worse": f"{result.branch} is worse than {base} on {name}",
-        "inconclusive": f"{result.branch} is within min_delta of {base} on {name}",
-    }.get(primary.verdict, f"{result.branch} vs {base} on {name}")
-    return f"{text}: {change}"
+    return f"{_verdict_text(primary, result.branch, base)}: {change} — {fmt_evidence(primary)}"
+
+
+def _verdict_text(metric: MetricComparison, branch: str, base: str) -> str:
+    name, ev = metric.spec.name, metric.evidence
+    if metric.verdict == "better":
+        return f"{branch} beats {base} on {name}"
+    if metric.verdict == "worse":
+        return f"{branch} is worse than {base} on {name}"
+    if metric.verdict != "inconclusive":
+        return f"{branch} vs {base} on {name}"
+    if ev.test == "welch_t" and ev.significant:
+        return f"{branch} changes {name} by less than min_delta from {base}"
+    if ev.test == "welch_t":
+        return f"{branch} is not significantly different from {base} on {name}"
+    if ev.test == "baseline_spread" and (ev.spread or 0.0) >= (metric.spec.min_delta or 0.0):
+        return f"{branch} is within 2 std of {base}'s seeds on {name}"
+    return f"{branch} is within min_delta of {base} on {name}"
+
+
+def no_winner(comparison: Comparison) -> str:
+    """Why there is no winner; names branches that were better only before Holm's correction."""
+    primary = comparison.primary.name if comparison.primary else "the primary metric"
+    text = f"no branch beats {comparison.baseline_branch} on {primary}"
+    demoted = [
+        b
+        for b in comparison.branches
+        if b.primary is not None
+        and b.primary_verdict == "better"
+        and b.primary_holm_verdict != "better"
+    ]
+    if demoted:
+        demoted.sort(key=lambda b: b.primary.evidence.p_value or 0.0 if b.primary else 0.0)
+        shown = "; ".join(
+            f"{b.branch}: {fmt_evidence(b.primary)}" for b in demoted[:3] if b.primary
+        )
+        more = f"; {len(demoted) - 3} more" if len(demoted) > 3 else ""
+        text += f" after Holm's correction across the branches ({shown}{more})"
+    return text
 
 
 def _short(commit: str | None) -> str:
@@ -142,6 +228,7 @@ def _metric_json(metric: MetricComparison) -> dict[str, Any]:
         "delta": metric.delta,
         "rel_delta": metric.rel_delta,
         "verdict": metric.verdict,
+        "holm_verdict": metric.holm_verdict,
         "evidence": {
             "test": ev.test,
             "threshold": ev.threshold,
@@ -149,6 +236,18 @@ def _metric_json(metric: MetricComparison) -> dict[str, Any]:
             "n_baseline": ev.n_baseline,
             "n_candidate": ev.n_candidate,
             "single_seed": ev.single_seed,
+            "holm_p": ev.holm_p,
+            "confidence": ev.confidence,
+            "significant": ev.significant,
+            "significant_after_holm": ev.significant_after_holm,
+            "df": ev.df,
+            "t": ev.t,
+            "ci": list(ev.ci) if ev.ci else None,
+            "effect_size": ev.effect_size,
+            "effect_size_kind": "hedges_g",
+            "spread": ev.spread,
+            "nonfinite_baseline": ev.nonfinite_baseline,
+            "nonfinite_candidate": ev.nonfinite_candidate,
         },
     }
 
@@ -170,6 +269,11 @@ class Report:
         focus = self.focus
         return focus.primary_verdict if focus else None
 
+    @property
+    def all_warnings(self) -> list[str]:
+        """The store's warnings, then the comparison's (values left out)."""
+        return [*self.warnings, *self.comparison.warnings]
+
     # JSON ---------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -181,6 +285,7 @@ class Report:
             "kind": self.kind,
             "baseline_branch": comp.baseline_branch,
             "primary_metric": comp.primary.name if comp.primary else None,
+            "confidence": comp.confidence,
             "metrics": [spec.as_dict() for spec in comp.metrics],
             "baseline": None
             if baseline is None
@@ -197,13 +302,14 @@ class Report:
                     "headline": headline(comp, b),
                     "states": b.states,
                     "primary_verdict": b.primary_verdict,
+                    "primary_holm_verdict": b.primary_holm_verdict,
                     "runs": [_run_json(r) for r in b.runs],
                     "metrics": [_metric_json(m) for m in b.metrics],
                 }
                 for b in comp.branches
             ],
             "winner": winner.branch if winner else None,
-            "warnings": list(self.warnings),
+            "warnings": self.all_warnings,
         }
 
     # Markdown -----------------------------------------------------------------------------
@@ -212,9 +318,11 @@ class Report:
         focus = self.focus
         lines = [marker(self.kind, focus.branch if focus else None)]
         lines += self._md_summary(focus) if focus else self._md_compare()
-        if self.warnings:
+        if self.comparison.branches:
+            lines += ["", f"<sub>{method_note(self.comparison)}</sub>"]
+        if self.all_warnings:
             lines += ["", "<details><summary>Warnings</summary>", ""]
-            lines += [f"- {_md_escape(w)}" for w in self.warnings]
+            lines += [f"- {_md_escape(w)}" for w in self.all_warnings]
             lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
 
@@ -231,14 +339,14 @@ class Report:
         lines = [f"### {icon} {_md_escape(headline(comp, result))}", "", self._md_baseline(), ""]
         base_name = _md_cell(comp.baseline_branch)
         lines += [
-            f"| metric | goal | {base_name} | {_md_cell(result.branch)} | Δ | verdict |",
-            "|---|:-:|--:|--:|--:|---|",
+            f"| metric | goal | {base_name} | {_md_cell(result.branch)} | Δ | verdict | evidence |",
+            "|---|:-:|--:|--:|--:|---|---|",
         ]
         for m in result.metrics:
             name = f"**{_md_cell(m.spec.name)}**" if m.spec.primary else _md_cell(m.spec.name)
             lines.append(
                 f"| {name} | {_goal(m)} | {fmt_sample(m.baseline)} | {fmt_sample(m.candidate)}"
-                f" | {fmt_delta(m)} | {_ICONS[m.verdict]} {m.verdict} |"
+                f" | {fmt_delta(m)} | {_ICONS[m.verdict]} {m.verdict} | {fmt_evidence(m)} |"
             )
         lines += ["", f"Runs at `{_short(result.commit)}`:", ""]
         lines += ["| run | seed | state | exit code | note |", "|---|--:|---|--:|---|"]
@@ -254,11 +362,10 @@ class Report:
     def _md_compare(self) -> list[str]:
         comp = self.comparison
         winner = comp.winner
-        primary = comp.primary.name if comp.primary else "the primary metric"
         title = (
             f"### 🏆 Winner: {_md_escape(headline(comp, winner))}"
             if winner
-            else f"### No branch beats `{comp.baseline_branch}` on {_md_escape(primary)}"
+            else f"### {_md_escape(_capital(no_winner(comp)))}"
         )
         lines = [title, "", self._md_baseline(), ""]
         if not comp.branches:
@@ -266,6 +373,7 @@ class Report:
         head = ["branch", "commit", "runs", "verdict"]
         for spec in comp.metrics:
             head += [_md_cell(spec.name) + (" (primary)" if spec.primary else ""), "Δ"]
+        head.append("evidence")
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for b in comp.branches:
             row = [
@@ -276,12 +384,14 @@ class Report:
             ]
             for m in b.metrics:
                 row += [fmt_sample(m.candidate), fmt_delta(m)]
+            row.append(fmt_evidence(b.primary) if b.primary else "—")
             lines.append("| " + " | ".join(row) + " |")
         if comp.baseline:
             row = [f"`{comp.baseline_branch}` (baseline)", f"`{_short(comp.baseline.commit)}`"]
             row += [fmt_states({"finished": len(comp.baseline.runs)}), ""]
             for b_metric in comp.branches[0].metrics:
                 row += [fmt_sample(b_metric.baseline), ""]
+            row.append("")
             lines.append("| " + " | ".join(row) + " |")
         return lines
 
@@ -292,7 +402,7 @@ class Report:
         from rich.text import Text
 
         comp = self.comparison
-        for warning in self.warnings:
+        for warning in self.all_warnings:
             console.print(Text.assemble(("warning: ", "yellow"), warning))
         base = comp.baseline
         where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))" if base else ""
@@ -313,7 +423,14 @@ class Report:
         verdict = focus.primary_verdict
         console.print(Text(f"{_ICONS[verdict]} {headline(comp, focus)}", style=_STYLES[verdict]))
         table = _table(
-            "metric", "goal", comp.baseline_branch, focus.branch, "Δ", "verdict", numbers_from=2
+            "metric",
+            "goal",
+            comp.baseline_branch,
+            focus.branch,
+            "Δ",
+            "verdict",
+            "evidence",
+            numbers_from=2,
         )
         for m in focus.metrics:
             table.add_row(
@@ -323,6 +440,7 @@ class Report:
                 fmt_sample(m.candidate),
                 fmt_delta(m),
                 Text(m.verdict, style=_STYLES[m.verdict]),
+                fmt_evidence(m),
             )
         console.print(table)
         runs = _table("run", "seed", "state", "exit", "note", numbers_from=99)
@@ -346,6 +464,7 @@ class Report:
         headers = ["branch", "commit", "runs", "verdict"]
         for spec in comp.metrics:
             headers += [spec.name + (" *" if spec.primary else ""), "Δ"]
+        headers.append("evidence")
         table = _table(*headers, numbers_from=4)
         for b in comp.branches:
             cells: list[Text | str] = [
@@ -356,20 +475,22 @@ class Report:
             ]
             for m in b.metrics:
                 cells += [fmt_sample(m.candidate), fmt_delta(m)]
+            cells.append(fmt_evidence(b.primary) if b.primary else "—")
             table.add_row(*cells)
         if comp.baseline is not None:
             cells = [Text(f"{comp.baseline_branch} (baseline)", style="dim")]
             cells += [_short(comp.baseline.commit), f"{len(comp.baseline.runs)} finished", ""]
             for m in comp.branches[0].metrics:
                 cells += [fmt_sample(m.baseline), ""]
+            cells.append("")
             table.add_row(*cells)
         console.print(table)
         winner = comp.winner
         if winner:
             console.print(Text(f"🏆 winner: {headline(comp, winner)}", style="bold green"))
         else:
-            primary = comp.primary.name if comp.primary else "the primary metric"
-            console.print(Text(f"no branch beats {comp.baseline_branch} on {primary}"))
+            console.print(Text(no_winner(comp)))
+        console.print(Text(method_note(comp), style="dim"))
 
 
 def _table(*headers: str, numbers_from: int) -> Table:
@@ -379,9 +500,13 @@ def _table(*headers: str, numbers_from: int) -> Table:
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for i, header in enumerate(headers):
-        right = i >= numbers_from and header != "verdict"
+        right = i >= numbers_from and header not in ("verdict", "evidence", "flags")
         table.add_column(Text(header), justify="right" if right else "left")
     return table
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _md_cell(text: str) -> str:

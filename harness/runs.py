@@ -67,6 +67,9 @@ class MetricSpec:
         }
 
 
+_NONFINITE_TEXT = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
 def _as_number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -106,14 +109,25 @@ class Run:
         called ``define_metric(summary="max,last")``. ``final`` prefers the last value;
         ``best`` prefers the min/max. Non-finite or missing values give ``None``.
         """
+        return _as_number(self._summary_value(name, which))
+
+    def metric_is_nonfinite(self, name: str, *, which: Literal["final", "best"] = "final") -> bool:
+        """True when the summary holds the metric but as NaN or ±inf.
+
+        The manifest writer stores non-finite numbers as the strings ``"nan"``, ``"inf"``
+        (JSON has no NaN), so those count too: such a run diverged rather than never logged.
+        """
+        value = self._summary_value(name, which)
+        if isinstance(value, float):
+            return not math.isfinite(value)
+        return isinstance(value, str) and value.strip().lower() in _NONFINITE_TEXT
+
+    def _summary_value(self, name: str, which: Literal["final", "best"]) -> object:
         value = self.summary.get(name)
         if isinstance(value, Mapping):
             order = ("last", "max", "min", "mean") if which == "final" else ("max", "min", "last")
-            for key in order:
-                if key in value:
-                    return _as_number(value[key])
-            return None
-        return _as_number(value)
+            return next((value[key] for key in order if key in value), None)
+        return value
 
 
 class RunStore(Protocol):

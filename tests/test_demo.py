@@ -1,4 +1,5 @@
-"""`make demo` end to end: baseline and experiment branches run, compared, winner named."""
+"""`make demo` end to end: baseline and experiment branches run with seeds, compared with
+statistics, ranked, plotted, winner named."""
 
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
+    # five seeds per branch, judged by Welch's t-test (and Holm's correction for the winner)
     assert "winner: exp/wider-mlp beats main on val/accuracy" in out
-    assert re.search(r"exp/high-lr\s+\w+\s+1 finished\s+worse", out)
-    assert re.search(r"exp/broken-input\s+\w+\s+1 failed\s+failed", out)
+    assert re.search(r"winner: exp/wider-mlp beats .* \(n=5\) vs .* \(n=5\), .* — p=", out)
+    assert re.search(r"exp/high-lr\s+\w+\s+5 finished\s+worse", out)
+    assert re.search(r"exp/broken-input\s+\w+\s+5 failed\s+failed", out)
+    assert re.search(r"^1\s+exp/wider-mlp\s+\w+\s+5\s+better\s.*winner\s*$", out, re.M)
     scratch = Path(re.search(r"Everything is in (\S+):", out).group(1))  # type: ignore[union-attr]
     try:
         reports = scratch / "store" / "reports"
@@ -56,6 +60,7 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
         }
         wider = (scratch / "reports" / "exp%2Fwider-mlp.md").read_text()
         assert "```mermaid" in wider and "Widen the hidden layer" in wider
+        assert (scratch / "val-accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         shutil.rmtree(scratch)
     after = subprocess.run(

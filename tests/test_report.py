@@ -42,7 +42,9 @@ def test_untrusted_text_is_neutralised_in_markdown() -> None:
 def test_core_and_cli_import_neither_wandb_nor_torch() -> None:
     code = (
         "import sys, harness, harness.cli, harness.pipelines, harness.stores, harness.tracking\n"
-        "heavy = {'wandb', 'torch', 'anthropic', 'github', 'sklearn'} & set(sys.modules)\n"
+        "import harness.compare, harness.stats, harness.report, harness.leaderboard, harness.plot\n"
+        "heavy = {'wandb', 'torch', 'anthropic', 'github', 'sklearn', 'numpy', 'scipy',\n"
+        "         'matplotlib'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
     done = subprocess.run(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from ..pipelines import branch_report, compare_report
+from ..compare import BranchResult
+from ..config import CompareSettings, Settings
+from ..leaderboard import Leaderboard
+from ..pipelines import branch_report, compare_report, leaderboard_report, plot_branches
 from ..report import Report
 from ..runs import RunState
 from ..stores import open_store
@@ -20,15 +26,67 @@ from .common import (
 )
 
 _STATES = [s.value for s in RunState]
+FAIL_ON = ("worse", "inconclusive", "failed", "missing")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _emit(report: Report, fmt: str) -> None:
+def _emit(report: Report | Leaderboard, fmt: str) -> None:
     if fmt == "json":
         echo_json(report.to_json())
     elif fmt == "md":
         click.echo(report.to_markdown(), nl=False)
     else:
         report.render(console())
+
+
+def _parse_fail_on(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> frozenset[str]:
+    chosen = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    unknown = sorted(chosen - set(FAIL_ON))
+    if unknown:
+        raise click.BadParameter(
+            f"{unknown[0]!r} is not a verdict to fail on (choose from {', '.join(FAIL_ON)})"
+        )
+    return frozenset(chosen)
+
+
+def judging_options(func: F) -> F:
+    """``--fail-on`` and ``--confidence``: what compare, summary and leaderboard share."""
+    func = click.option(
+        "--confidence",
+        type=click.FloatRange(0.5, 1.0, max_open=True),
+        help="Confidence level of the t-test and of Holm's correction"
+        " (default: compare.confidence in harness.yaml, HARNESS_CONFIDENCE, else 0.95).",
+    )(func)
+    func = click.option(
+        "--fail-on",
+        "fail_on",
+        multiple=True,
+        callback=_parse_fail_on,
+        metavar="VERDICTS",
+        help="Exit 1 when any compared branch's primary verdict is one of these"
+        f" ({', '.join(FAIL_ON)}); repeatable or comma-separated.",
+    )(func)
+    return func
+
+
+def _settings(backend: str | None, home: Path | None, confidence: float | None) -> Settings:
+    settings = get_settings(backend, home)
+    if confidence is not None:
+        settings = replace(settings, compare=CompareSettings(confidence=confidence))
+    return settings
+
+
+def _check_fail_on(branches: Sequence[BranchResult], fail_on: frozenset[str]) -> bool:
+    """Say on stderr which branches' primary verdict is in ``fail_on``; True if any."""
+    hits = [b for b in branches if b.primary_verdict in fail_on]
+    prog = click.get_current_context().find_root().info_name or "check-results"
+    for b in hits:
+        click.echo(
+            f"{prog}: {b.branch}: primary verdict is {b.primary_verdict} (--fail-on)", err=True
+        )
+    return bool(hits)
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -57,6 +115,7 @@ def results() -> None:
 @click.option("--branch", "-b", required=True, help="The branch to summarise.")
 @click.option("--baseline", help="Baseline branch (default: baseline_branch in harness.yaml).")
 @click.option("--metric", help="Declared metric to show first.")
+@judging_options
 @format_option()
 @settings_options
 @reports_errors
@@ -64,23 +123,28 @@ def summary(
     branch: str,
     baseline: str | None,
     metric: str | None,
+    fail_on: frozenset[str],
+    confidence: float | None,
     fmt: str,
     backend: str | None,
     home: Path | None,
 ) -> None:
-    """One branch against the baseline: every metric, its runs and their states.
+    """One branch against the baseline: every metric (mean ± std over seeds, verdict and
+    its evidence), its runs and their states.
 
-    Exits 1 when every run at the branch's newest commit failed or crashed.
+    Exits 1 when every run at the branch's newest commit failed or crashed, or when its
+    primary verdict is one that --fail-on names.
     """
-    settings = get_settings(backend, home)
+    settings = _settings(backend, home, confidence)
     report = branch_report(settings, open_store(settings), branch, baseline=baseline, metric=metric)
     _emit(report, fmt)
     focus = report.focus
+    failed = _check_fail_on(report.comparison.branches, fail_on)
     if (
         focus
         and focus.runs
         and all(r.state in (RunState.FAILED, RunState.CRASHED) for r in focus.runs)
-    ):
+    ) or failed:
         raise SystemExit(1)
 
 
@@ -88,6 +152,7 @@ def summary(
 @click.option("--branches", help="Comma-separated branches (default: every branch with runs).")
 @click.option("--baseline", help="Baseline branch (default: baseline_branch in harness.yaml).")
 @click.option("--metric", help="Declared metric to show first.")
+@judging_options
 @format_option()
 @settings_options
 @reports_errors
@@ -95,16 +160,22 @@ def compare_cmd(
     branches: str | None,
     baseline: str | None,
     metric: str | None,
+    fail_on: frozenset[str],
+    confidence: float | None,
     fmt: str,
     backend: str | None,
     home: Path | None,
 ) -> None:
     """Every experiment branch against the baseline, and the winner.
 
-    The winner is the branch whose primary metric improves most among those judged
-    better. Failed and crashed runs are shown as such.
+    Each side is the mean ± std over its seeds (finished runs at its newest commit).
+    With 2+ seeds per side a metric is judged by Welch's t-test; with one, by min_delta
+    (or 2 std of the baseline's seeds). The winner is the branch whose primary metric
+    improves most among those still better after Holm's correction across the branches;
+    several seeds outrank a single one. Failed and crashed runs are shown as such.
+    Exits 1 when a branch's primary verdict is one that --fail-on names.
     """
-    settings = get_settings(backend, home)
+    settings = _settings(backend, home, confidence)
     report = compare_report(
         settings,
         open_store(settings),
@@ -113,6 +184,94 @@ def compare_cmd(
         metric=metric,
     )
     _emit(report, fmt)
+    if _check_fail_on(report.comparison.branches, fail_on):
+        raise SystemExit(1)
+
+
+@results.command("leaderboard")
+@click.option("--branches", help="Comma-separated branches (default: every branch with runs).")
+@click.option("--baseline", help="Baseline branch (default: baseline_branch in harness.yaml).")
+@click.option("--metric", help="Declared metric to show first (ranking uses the primary).")
+@judging_options
+@format_option()
+@settings_options
+@reports_errors
+def leaderboard_cmd(
+    branches: str | None,
+    baseline: str | None,
+    metric: str | None,
+    fail_on: frozenset[str],
+    confidence: float | None,
+    fmt: str,
+    backend: str | None,
+    home: Path | None,
+) -> None:
+    """Every branch ranked by its primary metric's improvement on the baseline.
+
+    Shows each branch's delta, effect size (Hedges' g), p-value and Holm-adjusted p,
+    verdict, seeds and secondary metrics. The winner is the best branch still better
+    after Holm's correction (a single-seed branch wins only when no multi-seed one
+    does). A branch is flagged stale when its commit does not contain the baseline's
+    commit (checked in this checkout's git when it has both commits).
+    Exits 1 when a branch's primary verdict is one that --fail-on names.
+    """
+    settings = _settings(backend, home, confidence)
+    board = leaderboard_report(
+        settings,
+        open_store(settings),
+        branches=_split(branches),
+        baseline=baseline,
+        metric=metric,
+        repo=settings.root,
+    )
+    _emit(board, fmt)
+    if _check_fail_on(board.comparison.branches, fail_on):
+        raise SystemExit(1)
+
+
+@results.command("plot")
+@click.option("--metric", help="Declared metric to draw (default: the primary metric).")
+@click.option("--branches", help="Comma-separated branches (default: every branch with runs).")
+@click.option("--baseline", help="Baseline branch (default: baseline_branch in harness.yaml).")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PNG file to write.",
+)
+@settings_options
+@reports_errors
+def plot_cmd(
+    metric: str | None,
+    branches: str | None,
+    baseline: str | None,
+    out: Path,
+    backend: str | None,
+    home: Path | None,
+) -> None:
+    """Draw a metric over training steps for branches against the baseline (PNG).
+
+    Each branch's runs at its newest commit (the baseline's at its commit) are resampled
+    onto one step grid and drawn as the mean over seeds with a ±1 std band. Named
+    branches must have logged the metric's curve (else exit 1); unnamed ones without a
+    curve are skipped with a warning. Needs matplotlib (the `plot` extra).
+    """
+    settings = get_settings(backend, home)
+    drawn = plot_branches(
+        settings,
+        open_store(settings),
+        out,
+        metric=metric,
+        branches=_split(branches),
+        baseline=baseline,
+    )
+    from rich.text import Text
+
+    for warning in drawn.warnings:  # branch names are untrusted: never read as markup
+        console(stderr=True).print(Text.assemble(("warning: ", "yellow"), warning))
+    runs = sum(len(side.curves) for side in drawn.sides)
+    click.echo(f"wrote {out} ({drawn.metric}: {len(drawn.sides)} line(s) from {runs} run(s))")
 
 
 @results.command("runs")
