@@ -29,7 +29,7 @@ from harness.config import TrackingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Validate every 10 epochs (220 steps), as real training does every few hundred steps; the
-# example validates every epoch (22 steps) only because its runs are 110 steps long.
+# example validates every epoch (22 steps) only because its runs are 330 steps long.
 EVAL_EVERY = 10
 SCRIPT = ROOT / "experiments" / "digits" / "train.py"
 

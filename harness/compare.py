@@ -12,9 +12,10 @@ How a metric's verdict is reached (docs/statistics.md has the whole method):
 - both sides with >= 2 values: Welch's t-test, two-sided, at ``confidence``; a significant
   change is ``better``/``worse`` in the metric's direction if it is also larger than the
   metric's ``min_delta`` (a practical threshold), else ``inconclusive``;
-- one side with a single value: the change must exceed ``min_delta``, or, when the baseline
-  has >= 2 values, also twice the baseline's seed standard deviation (``baseline_spread``);
-  such evidence is flagged ``single_seed``;
+- one side with a single value and the other with >= 2: a t-test of that value against the
+  other side's mean and spread (``single_t``: the prediction interval of one new run, n - 1
+  degrees of freedom), judged like Welch's; flagged ``single_seed``;
+- one value on each side: only ``min_delta`` decides (``min_delta``, ``single_seed``);
 - across the compared branches, each metric's p-values are Holm-adjusted; the winner needs
   ``better`` after that adjustment, and a multi-seed branch outranks any single-seed one.
 """
@@ -28,11 +29,10 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .runs import MetricSpec, Run, RunState
-from .stats import hedges_g, holm, t_quantile, welch
+from .stats import TTest, hedges_g, holm, single_t, t_quantile, welch
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
-    "SPREAD_SIGMAS",
     "Baseline",
     "BranchResult",
     "Comparison",
@@ -49,9 +49,8 @@ __all__ = [
 ]
 
 Verdict = Literal["better", "worse", "inconclusive", "missing", "failed"]
-TestName = Literal["welch_t", "baseline_spread", "min_delta", "none"]
+TestName = Literal["welch_t", "single_t", "min_delta", "none"]
 DEFAULT_CONFIDENCE = 0.95
-SPREAD_SIGMAS = 2.0  # a single-seed change must exceed this many baseline seed stds
 _BAD_END = (RunState.FAILED, RunState.CRASHED)
 
 
@@ -82,13 +81,12 @@ class Sample:
 class Evidence:
     """How a verdict was reached.
 
-    ``test``: ``welch_t`` (>= 2 values per side), ``baseline_spread`` (one candidate value
-    against >= 2 baseline values), ``min_delta`` (a single value against a single value, or
-    several against one), ``none`` (no verdict could be tested: missing or failed).
-    ``threshold``: the practical threshold the change had to exceed (``min_delta``, or for
-    ``baseline_spread`` the larger of ``min_delta`` and ``spread``). ``p_value``, ``df``,
-    ``t`` and ``ci`` (the confidence interval of the difference of means) come from Welch's
-    test; ``holm_p`` is ``p_value`` Holm-adjusted across the compared branches.
+    ``test``: ``welch_t`` (>= 2 values per side), ``single_t`` (one value on one side
+    against >= 2 on the other), ``min_delta`` (one value on each side), ``none`` (no verdict
+    could be tested: missing or failed). ``threshold``: the practical threshold the change
+    had to exceed (``min_delta``, 0 when unset). ``p_value``, ``df``, ``t`` and ``ci`` (the
+    confidence interval of the difference of means) come from the t-test (``welch_t`` or
+    ``single_t``); ``holm_p`` is ``p_value`` Holm-adjusted across the compared branches.
     ``effect_size`` is Hedges' g of candidate - baseline (pooled std, small-sample
     corrected). ``nonfinite_*`` count finished runs left out because the value was NaN/inf.
     """
@@ -104,7 +102,6 @@ class Evidence:
     t: float | None = None
     effect_size: float | None = None
     ci: tuple[float, float] | None = None
-    spread: float | None = None  # SPREAD_SIGMAS x the baseline's seed std (baseline_spread)
     nonfinite_baseline: int = 0
     nonfinite_candidate: int = 0
 
@@ -118,7 +115,7 @@ class Evidence:
 
     @property
     def significant(self) -> bool:
-        """Welch's p-value below ``1 - confidence`` (False for tests without a p-value)."""
+        """The t-test's p-value below ``1 - confidence`` (False for tests without one)."""
         return self.p_value is not None and self.p_value < self.alpha
 
     @property
@@ -157,9 +154,9 @@ class MetricComparison:
     def holm_verdict(self) -> Verdict:
         """The verdict once Holm's correction across the compared branches is applied: a
         t-tested ``better``/``worse`` whose adjusted p is not below alpha is ``inconclusive``.
-        Verdicts without a p-value (single seed, missing, failed) are unchanged."""
+        Verdicts without a p-value (one value per side, missing, failed) are unchanged."""
         ev = self.evidence
-        if self.verdict in ("better", "worse") and ev.test == "welch_t":
+        if self.verdict in ("better", "worse") and ev.p_value is not None:
             return self.verdict if ev.significant_after_holm else "inconclusive"
         return self.verdict
 
@@ -225,8 +222,8 @@ class Comparison:
         """The branch whose primary metric improves most among those ``better`` after Holm.
 
         Evidence from several seeds per side outranks a single seed: a single-seed branch
-        (``better`` by ``min_delta`` or the baseline's spread) wins only when no multi-seed
-        branch is ``better``.
+        (``better`` by ``single_t`` or ``min_delta``) wins only when no multi-seed branch is
+        ``better``.
         """
         better = [b for b in self.branches if b.primary_holm_verdict == "better"]
         multi = [b for b in better if b.primary and not b.primary.evidence.single_seed]
@@ -309,32 +306,43 @@ def _judge(
     min_delta = spec.min_delta or 0.0
     delta = cand.mean - base.mean
     gain = spec.improvement(delta)
+    summaries = (base.mean, base.std, base.n), (cand.mean, cand.std, cand.n)
     plain = Evidence(
         "min_delta",
         n_baseline=base.n,
         n_candidate=cand.n,
         threshold=min_delta,
         confidence=confidence,
-        effect_size=hedges_g((base.mean, base.std, base.n), (cand.mean, cand.std, cand.n)),
+        effect_size=hedges_g(*summaries),
         nonfinite_baseline=nonfinite[0],
         nonfinite_candidate=nonfinite[1],
     )
+    if base.n == 1 and cand.n == 1:  # no spread on either side to test against
+        return _direction(gain, min_delta), plain
     if base.n >= 2 and cand.n >= 2:
+        name: TestName = "welch_t"
         test = welch((base.mean, base.std or 0.0, base.n), (cand.mean, cand.std or 0.0, cand.n))
-        if test.df is None:  # no spread on either side: the difference is exact
-            ci = (delta, delta)
-        else:
-            half = t_quantile(confidence, test.df) * test.se
-            ci = (delta - half, delta + half)
-        evidence = replace(plain, test="welch_t", p_value=test.p, df=test.df, t=test.t, ci=ci)
-        verdict = _direction(gain, min_delta) if evidence.significant else "inconclusive"
-        return verdict, evidence
-    if base.n >= 2 and base.std is not None:
-        spread = SPREAD_SIGMAS * base.std
-        threshold = max(min_delta, spread)
-        evidence = replace(plain, test="baseline_spread", threshold=threshold, spread=spread)
-        return _direction(gain, threshold), evidence
-    return _direction(gain, min_delta), plain
+    else:
+        name, test = "single_t", single_t(*summaries)
+    evidence = replace(
+        plain,
+        test=name,
+        p_value=test.p,
+        df=test.df,
+        t=test.t,
+        ci=_interval(delta, test, confidence),
+    )
+    verdict = _direction(gain, min_delta) if evidence.significant else "inconclusive"
+    return verdict, evidence
+
+
+def _interval(delta: float, test: TTest, confidence: float) -> tuple[float, float]:
+    """The ``confidence`` interval of the difference: delta ± t_(df) · se; [delta, delta]
+    when the difference is exact (no spread to test against)."""
+    if test.df is None:
+        return delta, delta
+    half = t_quantile(confidence, test.df) * test.se
+    return delta - half, delta + half
 
 
 def compare_metric(

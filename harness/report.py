@@ -75,37 +75,44 @@ def fmt_p(p: float | None) -> str:
 def fmt_evidence(metric: MetricComparison) -> str:
     """The evidence behind a verdict, in a few words: p, Holm p, effect size; or why not."""
     ev = metric.evidence
-    if ev.test == "welch_t":
-        if ev.df is None:
-            return (
-                "no seed spread: exact difference" if ev.p_value == 0 else "no seed spread: equal"
-            )
-        parts = [f"p={fmt_p(ev.p_value)}"]
-        if ev.holm_p is not None and ev.holm_p != ev.p_value:
-            parts.append(f"Holm p={fmt_p(ev.holm_p)}")
-        if ev.effect_size is not None:
-            parts.append(f"g={ev.effect_size:+.2f}")
-        return ", ".join(parts)
-    if ev.test == "baseline_spread":
-        what = (
-            "2 std of baseline"
-            if (ev.spread or 0.0) >= (metric.spec.min_delta or 0.0)
-            else "min_delta"
-        )
-        return f"single seed, |Δ| vs {fmt_number(ev.threshold)} ({what})"
     if ev.test == "min_delta":
         return f"single seed, |Δ| vs min_delta {fmt_number(ev.threshold)}"
-    return "—"
+    if ev.test == "none":
+        return "—"
+    if ev.df is None:
+        found = "exact difference" if ev.p_value == 0 else "equal"
+        if ev.test == "welch_t":
+            return f"no seed spread: {found}"
+        return f"{_single_side(metric)}, no spread in the {_sample_side(metric)}'s seeds: {found}"
+    parts = [f"p={fmt_p(ev.p_value)}"]
+    if ev.holm_p is not None and ev.holm_p != ev.p_value:
+        parts.append(f"Holm p={fmt_p(ev.holm_p)}")
+    if ev.effect_size is not None:
+        parts.append(f"g={ev.effect_size:+.2f}")
+    if ev.test == "welch_t":
+        return ", ".join(parts)
+    return (
+        f"{_single_side(metric)}, t-test vs the {_sample_side(metric)}'s spread"
+        f" ({', '.join(parts)})"
+    )
+
+
+def _single_side(metric: MetricComparison) -> str:
+    return "single seed" if metric.evidence.n_candidate == 1 else "single baseline seed"
+
+
+def _sample_side(metric: MetricComparison) -> str:
+    return "baseline" if metric.evidence.n_candidate == 1 else "branch"
 
 
 def method_note(comparison: Comparison) -> str:
     """How the verdicts were reached, in one sentence (docs/statistics.md has the details)."""
     level = f"{comparison.confidence * 100:g}%"
     return (
-        f"Verdicts: Welch's t-test at {level} confidence when both sides have 2+ seeds, and"
-        " the change must exceed min_delta; with a single seed, the change must exceed"
-        " min_delta (or 2 std of the baseline's seeds). The winner must stay better after"
-        " Holm's correction across the branches compared; several seeds beat a single one."
+        f"Verdicts: a t-test at {level} confidence (Welch's when both sides have 2+ seeds; a"
+        " single seed against the other side's seed spread), and the change must exceed"
+        " min_delta; with one seed per side, min_delta alone. The winner must stay better"
+        " after Holm's correction across the branches compared; several seeds beat a single one."
     )
 
 
@@ -163,12 +170,10 @@ def _verdict_text(metric: MetricComparison, branch: str, base: str) -> str:
         return f"{branch} is worse than {base} on {name}"
     if metric.verdict != "inconclusive":
         return f"{branch} vs {base} on {name}"
-    if ev.test == "welch_t" and ev.significant:
+    if ev.p_value is not None and ev.significant:
         return f"{branch} changes {name} by less than min_delta from {base}"
-    if ev.test == "welch_t":
+    if ev.p_value is not None:
         return f"{branch} is not significantly different from {base} on {name}"
-    if ev.test == "baseline_spread" and (ev.spread or 0.0) >= (metric.spec.min_delta or 0.0):
-        return f"{branch} is within 2 std of {base}'s seeds on {name}"
     return f"{branch} is within min_delta of {base} on {name}"
 
 
@@ -245,7 +250,7 @@ def _metric_json(metric: MetricComparison) -> dict[str, Any]:
             "ci": list(ev.ci) if ev.ci else None,
             "effect_size": ev.effect_size,
             "effect_size_kind": "hedges_g",
-            "spread": ev.spread,
+            "spread": None,  # kept for the JSON contract: the 2-std rule it reported is gone
             "nonfinite_baseline": ev.nonfinite_baseline,
             "nonfinite_candidate": ev.nonfinite_candidate,
         },

@@ -1,4 +1,5 @@
-"""The statistics behind verdicts: Student's t, Welch's test, Hedges' g, Holm's correction.
+"""The statistics behind verdicts: Student's t, Welch's test, the single-run t-test, Hedges'
+g, Holm's correction.
 
 Core: pure Python on floats (``math`` only). Never imports scipy or numpy: ``import
 scipy.stats`` alone costs about 0.74 s, more than a whole ``check-results compare``.
@@ -20,6 +21,7 @@ __all__ = [
     "betainc",
     "hedges_g",
     "holm",
+    "single_t",
     "t_cdf",
     "t_quantile",
     "t_two_sided_p",
@@ -142,10 +144,10 @@ def t_quantile(level: float, df: float) -> float:
 
 @dataclass(frozen=True)
 class TTest:
-    """Welch's two-sample t-test of ``candidate - baseline``.
+    """A t-test of ``candidate - baseline`` (Welch's, or a single run's against a sample).
 
-    ``t`` is None when both sides have zero variance (the difference is exact, not an
-    estimate); ``df`` is then None too, and ``p`` is 0 (means differ) or 1 (they are equal).
+    ``t`` is None when there is no variance to test against (the difference is exact, not
+    an estimate); ``df`` is then None too, and ``p`` is 0 (means differ) or 1 (they are equal).
     """
 
     t: float | None
@@ -171,6 +173,37 @@ def welch(baseline: tuple[float, float, int], candidate: tuple[float, float, int
     df = se2 * se2 / (var_b * var_b / (n_b - 1) + var_c * var_c / (n_c - 1))
     t = delta / math.sqrt(se2)
     return TTest(t=t, df=df, p=t_two_sided_p(t, df), se=math.sqrt(se2))
+
+
+def single_t(
+    baseline: tuple[float, float | None, int], candidate: tuple[float, float | None, int]
+) -> TTest:
+    """A single run against a sample of n >= 2 runs, from (mean, sample std, n) of each side:
+    one side has n = 1 (its mean is the run's value x), the other n >= 2 (mean m, std s).
+
+    Under the null hypothesis that x comes from the sample's distribution, x - m has
+    variance σ²(1 + 1/n), so ``t = (x - m) / (s √(1 + 1/n))`` follows Student's t with
+    n - 1 degrees of freedom (the prediction interval of one new observation). ``t`` keeps
+    the sign of ``candidate - baseline`` whichever side is the single run; ``se`` is
+    ``s √(1 + 1/n)``. With s = 0 the difference is exact, as in ``welch``.
+    """
+    (mean_b, std_b, n_b), (mean_c, std_c, n_c) = baseline, candidate
+    if n_b == 1 and n_c >= 2:
+        std, n = std_c, n_c
+    elif n_c == 1 and n_b >= 2:
+        std, n = std_b, n_b
+    else:
+        raise ValueError(
+            f"single_t needs 1 value on one side and 2+ on the other, got {n_b}, {n_c}"
+        )
+    if std is None or not std >= 0.0:
+        raise ValueError(f"single_t needs the sample's standard deviation, got {std}")
+    delta = mean_c - mean_b
+    se = std * math.sqrt(1.0 + 1.0 / n)
+    if se == 0.0:
+        return TTest(t=None, df=None, p=1.0 if delta == 0 else 0.0, se=0.0)
+    t = delta / se
+    return TTest(t=t, df=float(n - 1), p=t_two_sided_p(t, n - 1), se=se)
 
 
 def hedges_g(

@@ -33,12 +33,12 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    # five seeds per branch, judged by Welch's t-test (and Holm's correction for the winner)
+    # three seeds per branch, judged by Welch's t-test (and Holm's correction for the winner)
     assert "winner: exp/wider-mlp beats main on val/accuracy" in out
-    assert re.search(r"winner: exp/wider-mlp beats .* \(n=5\) vs .* \(n=5\), .* — p=", out)
-    assert re.search(r"exp/high-lr\s+\w+\s+5 finished\s+worse", out)
-    assert re.search(r"exp/broken-input\s+\w+\s+5 failed\s+failed", out)
-    assert re.search(r"^1\s+exp/wider-mlp\s+\w+\s+5\s+better\s.*winner\s*$", out, re.M)
+    assert re.search(r"winner: exp/wider-mlp beats .* \(n=3\) vs .* \(n=3\), .* — p=", out)
+    assert re.search(r"exp/high-lr\s+\w+\s+3 finished\s+worse", out)
+    assert re.search(r"exp/broken-input\s+\w+\s+3 failed\s+failed", out)
+    assert re.search(r"^1\s+exp/wider-mlp\s+\w+\s+3\s+better\s.*winner\s*$", out, re.M)
     scratch = Path(re.search(r"Everything is in (\S+):", out).group(1))  # type: ignore[union-attr]
     try:
         reports = scratch / "store" / "reports"

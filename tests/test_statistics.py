@@ -1,6 +1,6 @@
-"""Statistics a careful researcher would trust: the t distribution, Welch's test, Holm's
-correction, verdicts on synthetic run sets with known truth, and the leaderboard, --fail-on
-and plot commands that show them."""
+"""Statistics a careful researcher would trust: the t distribution, Welch's test, the
+single-run t-test, Holm's correction, verdicts on synthetic run sets with known truth, and
+the leaderboard, --fail-on and plot commands that show them."""
 
 from __future__ import annotations
 
@@ -19,11 +19,22 @@ from harness.cli import harness_cli, results_cli
 from harness.compare import Comparison, compare, compare_metric
 from harness.config import load_settings
 from harness.errors import ConfigError
+from harness.leaderboard import Leaderboard
 from harness.manifest import CURVES_FILE, write_json_atomic
 from harness.plot import band, interpolate, step_grid
-from harness.report import Report, headline
+from harness.report import Report, headline, no_winner
 from harness.runs import MetricSpec, Run, RunState
-from harness.stats import betainc, hedges_g, holm, t_cdf, t_quantile, t_two_sided_p, welch
+from harness.stats import (
+    TTest,
+    betainc,
+    hedges_g,
+    holm,
+    single_t,
+    t_cdf,
+    t_quantile,
+    t_two_sided_p,
+    welch,
+)
 
 from .conftest import METRICS_YAML, acc, commit_file, git, make_repo, write_run
 
@@ -110,6 +121,28 @@ def test_welch_against_published_examples() -> None:
         assert result.t == pytest.approx(t, abs=0.005)
         assert result.df == pytest.approx(df, abs=0.005)
         assert result.p == pytest.approx(p, abs=0.0005)
+
+
+def test_single_t_against_a_hand_computed_example() -> None:
+    """One run of 0.87 against 3 seeds of mean 0.82, std 0.02: se = 0.02 √(1 + 1/3) =
+    0.0230940, t = 0.05 / se = 2.16506 with 2 df, and with 2 df P(|T| >= t) is
+    1 - t / √(2 + t²) = 0.162782."""
+    result = single_t((0.82, 0.02, 3), (0.87, None, 1))
+    assert result.se == pytest.approx(0.02309401077, rel=1e-9)
+    assert result.t == pytest.approx(2.1650635095, rel=1e-9) and result.df == 2
+    assert result.p == pytest.approx(0.1627816417, rel=1e-9)
+    # the single run on the baseline side: the same test, t signed candidate - baseline
+    reverse = single_t((0.87, None, 1), (0.82, 0.02, 3))
+    assert reverse.t == pytest.approx(-2.1650635095) and reverse.p == pytest.approx(result.p)
+    # more baseline seeds: df = n - 1 and a narrower prediction interval
+    assert single_t((0.0, 1.0, 10), (2.0, None, 1)).df == 9
+    assert single_t((0.0, 1.0, 10), (2.0, None, 1)).t == pytest.approx(2 / math.sqrt(1.1))
+    # no spread in the sample: the difference is exact, as in Welch's test
+    assert single_t((0.9, 0.0, 3), (0.95, None, 1)) == TTest(t=None, df=None, p=0.0, se=0.0)
+    assert single_t((0.9, 0.0, 3), (0.9, None, 1)).p == 1.0
+    for sizes in ((1, 1), (2, 3), (1, 0)):
+        with pytest.raises(ValueError, match="single_t needs 1 value on one side"):
+            single_t((0.0, 1.0, sizes[0]), (1.0, 1.0, sizes[1]))
 
 
 def _summary(values: list[float]) -> tuple[float, float, int]:
@@ -211,6 +244,50 @@ def test_a_clear_loss_is_detected_and_direction_follows_the_goal() -> None:
     assert lower["better"] / REPS >= 0.90 and lower["worse"] == 0, lower
 
 
+@pytest.mark.parametrize(("n", "seed"), [(2, 102), (3, 103), (5, 105), (10, 110)])
+def test_a_single_seed_on_noise_is_called_better_or_worse_at_most_5_percent_of_the_time(
+    n: int, seed: int
+) -> None:
+    """One run against n baseline seeds of the same distribution: the single-run t-test
+    keeps its level (5.1%, 4.8%, 4.1%, 4.5% here). The rule it replaced, |Δ| > 2 baseline
+    stds, passed 36% of the time at 2 seeds, 23% at 3, 13% at 5 and 10% at 10."""
+    found = verdict_rates(random.Random(seed), effect=0.0, n=n, n_candidate=1)
+    false_positives = (found["better"] + found["worse"]) / REPS
+    assert 0.02 < false_positives <= 0.05 + TOLERANCE, found
+    assert found["better"] > 0 and found["worse"] > 0  # two-sided
+
+
+@pytest.mark.parametrize(("n", "seed"), [(2, 202), (5, 205)])
+def test_several_seeds_against_one_baseline_run_keep_the_level_too(n: int, seed: int) -> None:
+    found = verdict_rates(random.Random(seed), effect=0.0, n=1, n_candidate=n)
+    false_positives = (found["better"] + found["worse"]) / REPS
+    assert 0.02 < false_positives <= 0.05 + TOLERANCE, found
+
+
+@pytest.mark.parametrize(
+    ("effect", "n", "seed", "power"),
+    [  # power from the noncentral t with n - 1 df and noncentrality effect / √(1 + 1/n)
+        (2.0, 2, 322, 0.1046),
+        (2.0, 3, 332, 0.1793),
+        (2.0, 5, 305, 0.2903),
+        (2.0, 10, 312, 0.3992),
+        (3.0, 2, 323, 0.1527),
+        (3.0, 3, 333, 0.3164),
+        (3.0, 5, 308, 0.5461),
+        (3.0, 10, 313, 0.7214),
+    ],
+)
+def test_a_single_seed_finds_large_effects_only_some_of_the_time(
+    effect: float, n: int, seed: int, power: float
+) -> None:
+    """One run against n baseline seeds detects a +2 std change 11% to 39% of the time
+    (n = 2 to 10) and a +3 std one 16% to 74%, as the theory predicts: the run's own noise
+    is as large as the unit of the effect. Direction errors stay rare."""
+    found = verdict_rates(random.Random(seed), effect=effect, n=n, n_candidate=1)
+    assert abs(found["better"] / REPS - power) <= 3 * math.sqrt(0.25 / REPS), found
+    assert found["worse"] / REPS <= 0.002, found
+
+
 def test_holm_keeps_the_chance_of_a_false_winner_near_5_percent() -> None:
     """Ten branches of pure noise against one baseline: without a correction some branch
     looks better in about one comparison in seven (14.6% here); after Holm's, a winner is
@@ -280,23 +357,77 @@ def test_zero_variance_on_both_sides() -> None:
     )  # exact, but smaller than the practical threshold
 
 
-def test_single_seed_against_several_baseline_seeds_uses_their_spread() -> None:
-    base = runs_of([0.80, 0.82, 0.84])  # std 0.02: the threshold is 2 std = 0.04
-    inside = compare_metric(ACC, base, runs_of([0.85], branch="x"))
-    assert inside.verdict == "inconclusive"
-    assert inside.evidence.test == "baseline_spread" and inside.evidence.single_seed
-    assert inside.evidence.threshold == pytest.approx(0.04)
-    outside = compare_metric(ACC, base, runs_of([0.87], branch="x"))
-    assert outside.verdict == "better" and outside.evidence.p_value is None
-    big_delta = MetricSpec("val/accuracy", "maximize", primary=True, min_delta=0.1)
-    assert compare_metric(big_delta, base, runs_of([0.87], branch="x")).verdict == "inconclusive"
+def test_a_single_seed_is_t_tested_against_the_baseline_seeds_spread() -> None:
+    """Baseline seeds 0.80, 0.82, 0.84 (mean 0.82, std 0.02): se = 0.02 √(4/3) = 0.023094
+    with 2 df. A run of 0.87 gives t = 2.1651, p = 0.1628; one of 0.95, t = 5.6292,
+    p = 1 - t / √(2 + t²) = 0.030139."""
+    base = runs_of([0.80, 0.82, 0.84])
+    inside = compare_metric(ACC, base, runs_of([0.87], branch="x"))
+    ev = inside.evidence
+    assert inside.verdict == "inconclusive" and ev.test == "single_t" and ev.single_seed
+    assert ev.p_value == pytest.approx(0.1627816417, rel=1e-9) and ev.df == 2
+    assert ev.t == pytest.approx(2.1650635095, rel=1e-9) and ev.threshold == 0.0
+    outside = compare_metric(ACC, base, runs_of([0.95], branch="x"))
+    ev = outside.evidence
+    assert outside.verdict == "better" and ev.test == "single_t" and ev.significant
+    assert ev.p_value == pytest.approx(0.0301387740, rel=1e-8)
+    assert ev.t == pytest.approx(5.6291651246, rel=1e-9)
+    half = 4.302652730 * 0.02 * math.sqrt(4 / 3)  # t(0.975, 2 df) x se
+    assert ev.ci == (pytest.approx(0.13 - half), pytest.approx(0.13 + half))
+    assert (ev.n_baseline, ev.n_candidate) == (3, 1)
+    worse = compare_metric(ACC, base, runs_of([0.69], branch="x"))
+    assert worse.verdict == "worse" and worse.evidence.t == pytest.approx(-5.6291651246)
+    comparison = compare(base + branch_runs("x", [0.95]), [ACC], baseline_branch="main")
+    assert headline(comparison, comparison.branches[0]) == (
+        "x beats main on val/accuracy: 0.95 vs 0.82 ± 0.02 (n=3), +0.13 (+15.9%)"
+        " — single seed, t-test vs the baseline's spread (p=0.030, g=+3.67)"
+    )
+    # significant, but smaller than the practical threshold
+    big_delta = MetricSpec("val/accuracy", "maximize", primary=True, min_delta=0.2)
+    small = compare(base + branch_runs("x", [0.95]), [big_delta], baseline_branch="main")
+    [result] = small.branches
+    assert result.primary_verdict == "inconclusive"
+    assert headline(small, result).startswith(
+        "x changes val/accuracy by less than min_delta from main"
+    )
 
 
-def test_single_seed_against_a_single_baseline_run_uses_min_delta() -> None:
+def test_several_seeds_against_a_single_baseline_run_test_the_runs_spread() -> None:
+    """The same test the other way round: the baseline's one value against the branch's
+    seeds 0.85, 0.87, 0.89 (std 0.02); Δ keeps its sign, candidate - baseline."""
+    cand = runs_of([0.85, 0.87, 0.89], branch="x")
+    close = compare_metric(ACC, runs_of([0.80]), cand)  # Δ = +0.07: t = 3.0311, p = 0.09378
+    assert close.verdict == "inconclusive" and close.evidence.test == "single_t"
+    assert close.evidence.p_value == pytest.approx(0.0937831108, rel=1e-8)
+    assert close.evidence.t == pytest.approx(3.0310889132, rel=1e-9)
+    assert close.delta == pytest.approx(0.07) and close.evidence.single_seed
+    far = compare_metric(ACC, runs_of([0.70]), cand)  # Δ = +0.17: t = 7.3612, p = 0.017959
+    assert far.verdict == "better" and far.evidence.p_value == pytest.approx(0.0179588123)
+    assert (far.evidence.n_baseline, far.evidence.n_candidate) == (1, 3)
+
+
+def test_single_seed_with_no_spread_on_the_other_side_is_an_exact_difference() -> None:
+    base = runs_of([0.9, 0.9, 0.9])
+    apart = compare_metric(ACC, base, runs_of([0.95], branch="x"))
+    assert apart.verdict == "better" and apart.evidence.p_value == 0.0
+    assert apart.evidence.t is None and apart.evidence.df is None
+    assert apart.evidence.ci == (pytest.approx(0.05), pytest.approx(0.05))
+    same = compare_metric(ACC, base, runs_of([0.9], branch="x"))
+    assert same.verdict == "inconclusive" and same.evidence.p_value == 1.0
+    comparison = compare(base + branch_runs("x", [0.95]), [ACC], baseline_branch="main")
+    assert headline(comparison, comparison.branches[0]).endswith(
+        "single seed, no spread in the baseline's seeds: exact difference"
+    )
+
+
+def test_one_value_on_each_side_uses_min_delta() -> None:
     spec = MetricSpec("val/accuracy", "maximize", primary=True, min_delta=0.01)
-    result = compare_metric(spec, runs_of([0.80]), runs_of([0.85, 0.86], branch="x"))
+    result = compare_metric(spec, runs_of([0.80]), runs_of([0.85], branch="x"))
     assert result.verdict == "better" and result.evidence.test == "min_delta"
     assert result.evidence.single_seed and result.evidence.threshold == 0.01
+    assert result.evidence.p_value is None and result.holm_verdict == "better"
+    within = compare_metric(spec, runs_of([0.80]), runs_of([0.805], branch="x"))
+    assert within.verdict == "inconclusive"
 
 
 def test_ties_missing_metrics_and_failed_branches() -> None:
@@ -396,14 +527,41 @@ def test_several_seeds_outrank_a_single_seed_and_a_single_seed_wins_alone() -> N
     spec = MetricSpec("val/accuracy", "maximize", primary=True, min_delta=0.01)
     base = runs_of([0.80, 0.81, 0.79])
     multi = branch_runs("exp/multi", [0.85, 0.86, 0.84])  # +0.05, significant
-    single = branch_runs("exp/single", [0.95])  # +0.15, beyond 2 std of the baseline
+    single = branch_runs("exp/single", [0.95])  # +0.15: p = 0.0059 against the baseline
     comparison = compare(base + multi + single, [spec], baseline_branch="main")
     assert [b.primary_verdict for b in comparison.branches] == ["better", "better"]
+    assert [b.primary_holm_verdict for b in comparison.branches] == ["better", "better"]
     assert comparison.winner is not None and comparison.winner.branch == "exp/multi"
     assert [b.branch for b in comparison.ranked()] == ["exp/single", "exp/multi"]
     lone = compare(base + single, [spec], baseline_branch="main")
     assert lone.winner is not None and lone.winner.branch == "exp/single"
     assert "single seed" in headline(lone, lone.winner)
+
+
+def test_single_seed_p_values_join_holms_correction() -> None:
+    """A single run whose p (0.030) would pass alone is one of two branches tested: Holm
+    doubles it to 0.060, so it is better alone but not after the correction."""
+    base = runs_of([0.80, 0.82, 0.84])
+    runs = base + branch_runs("exp/single", [0.95]) + branch_runs("exp/noise", [0.81, 0.83, 0.82])
+    comparison = compare(runs, [ACC], baseline_branch="main")
+    single = comparison.branches[1].primary
+    assert single is not None and single.evidence.test == "single_t"
+    assert single.verdict == "better" and single.holm_verdict == "inconclusive"
+    assert single.evidence.holm_p == pytest.approx(2 * 0.0301387740, rel=1e-8)
+    assert comparison.winner is None
+    assert no_winner(comparison) == (
+        "no branch beats main on val/accuracy after Holm's correction across the branches"
+        " (exp/single: single seed, t-test vs the baseline's spread (p=0.030, Holm p=0.060,"
+        " g=+3.67))"
+    )
+    data = Report("compare", comparison).to_json()
+    evidence = data["branches"][1]["metrics"][0]["evidence"]
+    assert evidence["test"] == "single_t" and evidence["single_seed"] is True
+    assert evidence["df"] == 2 and evidence["t"] == pytest.approx(5.6291651246)
+    assert evidence["spread"] is None  # kept in the JSON; the 2-std rule it reported is gone
+    board = Leaderboard(comparison).to_json()
+    entry = next(e for e in board["entries"] if e["branch"] == "exp/single")
+    assert entry["test"] == "single_t" and entry["flags"] == ["single seed", "not after Holm"]
 
 
 # -- check-results leaderboard, --fail-on, plot --------------------------------------------

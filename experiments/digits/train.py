@@ -16,13 +16,13 @@ from pathlib import Path
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 
 # -- hyperparameters: override with --name=value -------------------------------------------
-hidden = 8  # width of each hidden layer
+hidden = 6  # width of each hidden layer
 layers = 1  # number of hidden layers
 lr = 0.05  # SGD learning rate
 momentum = 0.9
 weight_decay = 0.0
 batch_size = 64
-epochs = 5
+epochs = 15
 eval_every = 1  # epochs between validations
 val_fraction = 0.25  # held-out share of the 1,797 images (the split never depends on seed)
 seed = 0  # the launcher's seed replaces this one
@@ -67,6 +67,11 @@ x_train, x_val = (
     torch.tensor(x_val, dtype=torch.float32),
 )
 y_train, y_val = torch.tensor(y_train), torch.tensor(y_val)
+# Each pixel standardized with the training split's statistics (+0.1 keeps the near-constant
+# border pixels from being blown up): without it this small MLP's accuracy varies several
+# times more from seed to seed.
+mean, std = x_train.mean(0), x_train.std(0) + 0.1
+x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
 
 width, blocks = 64, []
 for _ in range(cfg["layers"]):

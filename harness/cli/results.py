@@ -169,8 +169,9 @@ def compare_cmd(
     """Every experiment branch against the baseline, and the winner.
 
     Each side is the mean ± std over its seeds (finished runs at its newest commit).
-    With 2+ seeds per side a metric is judged by Welch's t-test; with one, by min_delta
-    (or 2 std of the baseline's seeds). The winner is the branch whose primary metric
+    With 2+ seeds per side a metric is judged by Welch's t-test; a single seed against
+    2+ on the other side, by a t-test against their spread; one seed each, by min_delta.
+    A change must also exceed min_delta. The winner is the branch whose primary metric
     improves most among those still better after Holm's correction across the branches;
     several seeds outrank a single one. Failed and crashed runs are shown as such.
     Exits 1 when a branch's primary verdict is one that --fail-on names.
