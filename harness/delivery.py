@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .errors import HarnessError, UsageError
 from .git import validate_branch
-from .report import marker
+from .report import _md_cell, marker
 
 __all__ = [
     "Deliverer",
@@ -117,8 +117,6 @@ def queued_report(data: object, where: str) -> Report | None:
 
     None for a local launch (its runs already ran; nothing waits in a queue).
     """
-    from .report import _md_cell
-
     try:
         if not isinstance(data, dict) or data.get("schema_version") != 1:
             raise ValueError("not launch-job's JSON (schema_version 1)")
@@ -158,8 +156,6 @@ def queued_report(data: object, where: str) -> Report | None:
 
 def local_launch_summary(data: dict[str, Any]) -> str:
     """The job summary of a local launch (``launch-job --format json`` of the local backend)."""
-    from .report import _md_cell
-
     lines = [f"### harness: launched `{_md_cell(str(data.get('branch')))}` here", ""]
     lines += ["| run | seed | state | note |", "|---|--:|---|---|"]
     for run in data.get("runs") or []:
@@ -393,8 +389,6 @@ _ACTIONS = {
 
 def step_summary(deliveries: Sequence[Delivery], reports: Sequence[Report]) -> str:
     """The job summary: one row per branch, then the reports that reached no PR."""
-    from .report import _md_cell
-
     lines = ["### harness: run reports", ""]
     if not deliveries:
         return "\n".join([*lines, "Nothing new to report: every ended run has been reported.", ""])

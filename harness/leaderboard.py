@@ -32,6 +32,7 @@ from .report import (
     headline,
     method_note,
     no_winner,
+    print_header,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +68,23 @@ class Standing:
         if self.stale:
             flags.append("stale")
         return flags
+
+
+def _cells(s: Standing) -> list[str]:
+    """The statistics of a row, the same in Markdown and in the terminal: the primary
+    metric's value, Δ, g, p and Holm p, then value and Δ of each secondary metric."""
+    p = s.primary
+    cells = [
+        fmt_sample(p.candidate) if p else "—",
+        fmt_delta(p) if p else "—",
+        _g(p),
+        fmt_p(p.evidence.p_value) if p else "—",
+        fmt_p(p.evidence.holm_p) if p else "—",
+    ]
+    for m in s.result.metrics:
+        if not m.spec.primary:
+            cells += [fmt_sample(m.candidate), fmt_delta(m)]
+    return cells
 
 
 def _g(metric: MetricComparison | None) -> str:
@@ -178,22 +196,14 @@ class Leaderboard:
         head.append("flags")
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for s in standings:
-            p = s.primary
             row = [
                 "" if s.rank is None else str(s.rank),
                 f"`{_md_cell(s.result.branch)}`",
                 f"`{_short(s.result.commit)}`",
                 fmt_states(s.result.states),
                 f"{_ICONS[s.result.primary_verdict]} {s.result.primary_verdict}",
-                fmt_sample(p.candidate) if p else "—",
-                fmt_delta(p) if p else "—",
-                _g(p),
-                fmt_p(p.evidence.p_value) if p else "—",
-                fmt_p(p.evidence.holm_p) if p else "—",
+                *_cells(s),
             ]
-            for m in s.result.metrics:
-                if not m.spec.primary:
-                    row += [fmt_sample(m.candidate), fmt_delta(m)]
             row.append(", ".join(("🏆 " + f) if f == "winner" else f for f in s.flags))
             lines.append("| " + " | ".join(row) + " |")
         if base is not None:
@@ -222,15 +232,8 @@ class Leaderboard:
         from rich.text import Text
 
         comp = self.comparison
-        for warning in self.all_warnings:
-            console.print(Text.assemble(("warning: ", "yellow"), warning))
+        print_header(console, comp, self.all_warnings)
         base = comp.baseline
-        where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))" if base else ""
-        console.print(
-            Text.assemble(
-                "baseline ", (comp.baseline_branch, "bold"), where or ": no finished run yet"
-            )
-        )
         standings = self.standings()
         if not standings:
             console.print("no experiment branches have runs yet")
@@ -252,15 +255,8 @@ class Leaderboard:
                 _short(s.result.commit),
                 str(p.evidence.n_candidate) if p else "0",
                 Text(verdict, style=_STYLES[verdict]),
-                fmt_sample(p.candidate) if p else "—",
-                fmt_delta(p) if p else "—",
-                _g(p),
-                fmt_p(p.evidence.p_value) if p else "—",
-                fmt_p(p.evidence.holm_p) if p else "—",
+                *_cells(s),
             ]
-            for m in s.result.metrics:
-                if not m.spec.primary:
-                    cells += [fmt_sample(m.candidate), fmt_delta(m)]
             cells.append(Text(", ".join(s.flags), style="bold green" if s.winner else "dim"))
             table.add_row(*cells)
         if base is not None and comp.branches:

@@ -377,18 +377,20 @@ def mark_reported(store: RunStore, reports_dir: Path) -> list[str]:
         run_ids = [run_id for report in index["reports"] for run_id in report["runs"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{index_path}: not a reports index ({exc})") from exc
+    return mark_runs_reported(store, run_ids, source=str(index_path))
+
+
+def mark_runs_reported(
+    store: RunStore, run_ids: Sequence[str], *, source: str | None = None
+) -> list[str]:
+    """Mark runs reported: all must be valid ids of existing runs before any is marked.
+    ``source`` names where the ids came from in the error about an invalid one."""
     for run_id in run_ids:
         try:
             validate_run_id(run_id)
         except UsageError as exc:
-            raise UsageError(f"{index_path}: {exc}") from exc
-    return mark_runs_reported(store, run_ids)
-
-
-def mark_runs_reported(store: RunStore, run_ids: Sequence[str]) -> list[str]:
-    """Mark runs reported: all must exist before any is marked."""
+            raise UsageError(f"{source}: {exc}" if source else str(exc)) from exc
     for run_id in run_ids:
-        validate_run_id(run_id)
         store.get(run_id)
     store.mark_reported(run_ids)
     return list(run_ids)

@@ -404,18 +404,7 @@ class Report:
 
     def render(self, console: Console) -> None:
         """Print to a rich console. Untrusted text goes in as Text, never as markup."""
-        from rich.text import Text
-
-        comp = self.comparison
-        for warning in self.all_warnings:
-            console.print(Text.assemble(("warning: ", "yellow"), warning))
-        base = comp.baseline
-        where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))" if base else ""
-        console.print(
-            Text.assemble(
-                "baseline ", (comp.baseline_branch, "bold"), where or ": no finished run yet"
-            )
-        )
+        print_header(console, self.comparison, self.all_warnings)
         if self.focus is not None:
             self._render_summary(console, self.focus)
         else:
@@ -496,6 +485,19 @@ class Report:
         else:
             console.print(Text(no_winner(comp)))
         console.print(Text(method_note(comp), style="dim"))
+
+
+def print_header(console: Console, comp: Comparison, warnings: Sequence[str]) -> None:
+    """The warnings, then the baseline line, above every terminal table."""
+    from rich.text import Text
+
+    for warning in warnings:
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
+    base = comp.baseline
+    where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))" if base else ""
+    console.print(
+        Text.assemble("baseline ", (comp.baseline_branch, "bold"), where or ": no finished run yet")
+    )
 
 
 def _table(*headers: str, numbers_from: int) -> Table:

@@ -205,3 +205,17 @@ def fresh_store(home: Path, dest: Path) -> Path:
         data.pop("reported_at", None)
         manifest.write_text(json.dumps(data))
     return dest
+
+
+def wandb_env(url: str, api_key: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a console script talking to a local W&B server (entity ``team``):
+    its own config folder, and wandb-core's retries kept short."""
+    return offline_env(
+        WANDB_BASE_URL=url,
+        WANDB_API_KEY=api_key,
+        WANDB_ENTITY="team",
+        WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
+        WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2",
+        WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
+        **extra,
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import BIN, REPO_ROOT, make_repo, offline_env
+from .conftest import BIN, REPO_ROOT, make_repo, offline_env, wandb_env
 from .servers.wandb_server import PROJECT_ID, WandbServer
 
 TEMPLATE = REPO_ROOT / "misc" / "wandb_webhook_payload.json"
@@ -45,14 +45,7 @@ def served(request: pytest.FixtureRequest, repo: Path, tmp_path: Path) -> Iterat
             server.features = {}
         server.add_slack("alerts")
         server.add_webhook("github-dispatch", HOOK_URL)
-        env = offline_env(
-            WANDB_BASE_URL=server.url,
-            WANDB_API_KEY=server.api_key,
-            WANDB_ENTITY="team",
-            WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
-            WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2",
-            WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
-        )
+        env = wandb_env(server.url, server.api_key, tmp_path)
         yield repo, server, env
         assert server.unknown == [], "the client sent operations the server does not know"
 

@@ -19,7 +19,7 @@ import pytest
 from harness.errors import UsageError
 from harness.launchers.wandb import HELPER_JOB_TYPE, job_identity, normalize_remote
 
-from .conftest import BIN, commit_file, git, make_repo, offline_env
+from .conftest import BIN, commit_file, git, make_repo, wandb_env
 from .servers.wandb_server import WandbServer
 
 REMOTE = "https://github.com/octo/exp.git"
@@ -56,15 +56,12 @@ def push(repo: Path, *branches: str) -> None:
 def served(repo: Path, tmp_path: Path) -> Iterator[Served]:
     with WandbServer(entity="team", project="test") as server:
         server.add_queue("gpus")
-        env = offline_env(
+        env = wandb_env(
+            server.url,
+            server.api_key,
+            tmp_path,
             HARNESS_BACKEND="wandb",
-            WANDB_BASE_URL=server.url,
-            WANDB_API_KEY=server.api_key,
-            WANDB_ENTITY="team",
-            WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
             WANDB_MODE="offline",  # the helper run must go online whatever the caller says
-            WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2",
-            WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
         )
         yield repo, server, env
         assert server.unknown == [], "the client sent operations the server does not know"

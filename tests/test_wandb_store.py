@@ -16,7 +16,7 @@ import pytest
 
 from harness.stores.wandb import CURVE_SAMPLES, REPORTED_TAG
 
-from .conftest import BIN, offline_env
+from .conftest import BIN, offline_env, wandb_env
 from .servers.anthropic_server import AnthropicServer
 from .servers.wandb_server import FakeRun, WandbServer, runs_from_local_store
 
@@ -29,15 +29,12 @@ def served(ended_runs: tuple[Path, Path], tmp_path: Path) -> Iterator[Served]:
     with WandbServer(entity="team", project="test") as server:
         for run in runs_from_local_store(home):
             server.add(run)
-        env = offline_env(
+        env = wandb_env(
+            server.url,
+            server.api_key,
+            tmp_path,
             HARNESS_BACKEND="wandb",
             HARNESS_HOME=str(tmp_path / "empty-local-store"),  # nothing may come from here
-            WANDB_BASE_URL=server.url,
-            WANDB_API_KEY=server.api_key,
-            WANDB_ENTITY="team",
-            WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
-            WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2",
-            WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
         )
         yield repo, server, env
         assert server.unknown == [], "the client sent operations the server does not know"

@@ -43,10 +43,13 @@ def find_wandb_run_dir(run_dir: Path) -> Path | None:
 
 
 def _int(value: object) -> int | None:
+    """An integer field of a run record (JSON may give 3, 3.0 or "3"); None otherwise."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
     return None

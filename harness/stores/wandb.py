@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..errors import BackendUnavailable, HarnessError, StoreError
 from ..runs import Run, RunState
+from .local import _int, _str
 
 T = TypeVar("T")
 
@@ -75,20 +76,6 @@ def _iso(value: object) -> str | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.isoformat(timespec="seconds")
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def run_from_wandb(raw: Any) -> Run:
