@@ -11,7 +11,11 @@ TOOLS  := .tools
 CLAUDE := $(TOOLS)/node_modules/.bin/claude
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test lint typecheck unit clean act-launch
+# Test workers (pytest-xdist): one per core by default; PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= auto
+PYTEST := HARNESS_TEST_CLAUDE_BIN="$(abspath $(CLAUDE))" $(BIN)/pytest -n $(PYTEST_WORKERS)
+
+.PHONY: demo test test-fast lint typecheck unit clean act-launch
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +48,16 @@ $(CLAUDE):
 	npm install --no-audit --no-fund --silent --prefix $(TOOLS) "$(CLAUDE_CODE)"
 
 unit: $(VENV)/.test-installed $(CLAUDE)
-	HARNESS_TEST_CLAUDE_BIN="$(abspath $(CLAUDE))" $(BIN)/pytest
+	$(PYTEST)
 
 test: lint typecheck unit
+
+# The inner loop: lint and every test but the slow end-to-end ones (act, the demo, real
+# training runs, the wandb client against the local server); about a minute.
+test-fast: $(VENV)/.test-installed $(CLAUDE)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(PYTEST) -m "not slow"
 
 # Push -> run on this machine: the launch workflow under act with the local backend, for
 # the current branch (or BRANCH=exp/x). The run lands in .harness/ like a launch-job run.

@@ -35,6 +35,7 @@ __all__ = [
     "load_settings",
     "parse_duration",
     "parse_settings",
+    "parse_wait",
 ]
 
 CONFIG_FILE = "harness.yaml"
@@ -90,6 +91,7 @@ class AnalysisSettings:
     max_tokens: int = 1500  # the answer's budget
     max_prompt_chars: int = 60_000  # a hard cap on what is sent, logs included
     timeout_s: float = 120.0  # per request (the SDK's own default is 10 minutes)
+    retries: int = 2  # the SDK's retries of a timeout, 429 or 5xx, with its own backoff
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,11 @@ class GithubSettings:
     # Besides bots (the Actions token comments as github-actions[bot]), the one login whose
     # report comments may be updated: the user of a personal token, when one is used.
     comment_author: str | None = None
+    # GitHub asks for a second between content-creating writes; PyGithub waits that long.
+    write_interval_s: float = 1.0  # github.write_interval, HARNESS_GITHUB_WRITE_INTERVAL
+    # The first wait before retrying a 5xx, 429 or network error, doubled on each attempt
+    # (a Retry-After header wins). github.retry_wait, HARNESS_GITHUB_RETRY_WAIT.
+    retry_wait_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,21 @@ def parse_duration(value: object, where: str) -> float:
         seconds = number * {"s": 1, "m": 60, "h": 3600}[unit]
     if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigError(f"{where}: expected a positive duration, got {value!r}")
+    return seconds
+
+
+def parse_wait(value: object, where: str) -> float:
+    """Seconds of a wait from ``0``, ``0.5s``, ``2s`` or ``1m`` (bare numbers are seconds,
+    zero allowed), at most a minute: waits between remote calls, never a run's budget."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{where}: expected a wait like 0, 0.5s or 2s, got {value!r}")
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if not (math.isfinite(seconds) and 0 <= seconds <= 60):
+        raise ConfigError(f"{where}: expected a wait from 0 to 60s, got {value!r}")
     return seconds
 
 
@@ -295,12 +317,21 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     )
     out["tracking"] = _tracking(_Reader(top.raw("tracking"), f"{source}: tracking", _TRACKING_KEYS))
     out["analysis"] = _analysis(_Reader(top.raw("analysis"), f"{source}: analysis", _ANALYSIS_KEYS))
-    gh = _Reader(top.raw("github"), f"{source}: github", {"open_draft_pr", "comment_author"})
+    gh = _Reader(
+        top.raw("github"),
+        f"{source}: github",
+        {"open_draft_pr", "comment_author", "write_interval", "retry_wait"},
+    )
     author = gh.get("comment_author", str, None)
     if author is not None and not _LOGIN.match(author):
         raise ConfigError(f"{source}: github.comment_author: not a GitHub login: {author!r}")
+    waits = {
+        name: parse_wait(gh.raw(key), f"{source}: github.{key}")
+        for name, key in (("write_interval_s", "write_interval"), ("retry_wait_s", "retry_wait"))
+        if gh.raw(key) is not None
+    }
     out["github"] = GithubSettings(
-        open_draft_pr=gh.get("open_draft_pr", bool, False), comment_author=author
+        open_draft_pr=gh.get("open_draft_pr", bool, False), comment_author=author, **waits
     )
     cmp = _Reader(top.raw("compare"), f"{source}: compare", {"confidence"})
     out["compare"] = CompareSettings(
@@ -326,7 +357,7 @@ def _confidence(value: object, where: str) -> float:
     return number
 
 
-_ANALYSIS_KEYS = {"engine", "model", "max_tokens", "max_prompt_chars", "timeout"}
+_ANALYSIS_KEYS = {"engine", "model", "max_tokens", "max_prompt_chars", "timeout", "retries"}
 
 
 def _analysis(reader: _Reader) -> AnalysisSettings:
@@ -345,8 +376,12 @@ def _analysis(reader: _Reader) -> AnalysisSettings:
     cap = reader.get("max_prompt_chars", int, default.max_prompt_chars)
     if not 2_000 <= cap <= 1_000_000:
         raise ConfigError(f"{reader.where}.max_prompt_chars: expected 2000 to 1000000, got {cap}")
+    retries = reader.get("retries", int, default.retries)
+    if not 0 <= retries <= 10:
+        raise ConfigError(f"{reader.where}.retries: expected 0 to 10, got {retries}")
     timeout = reader.raw("timeout")
     return AnalysisSettings(
+        retries=retries,
         engine=engine,
         model=model,
         max_tokens=max_tokens,
@@ -457,6 +492,13 @@ def load_settings(
         values["compare"] = CompareSettings(
             confidence=_confidence(env["HARNESS_CONFIDENCE"].strip(), "HARNESS_CONFIDENCE")
         )
+    for variable, name in (
+        ("HARNESS_GITHUB_WRITE_INTERVAL", "write_interval_s"),
+        ("HARNESS_GITHUB_RETRY_WAIT", "retry_wait_s"),
+    ):
+        if env.get(variable):
+            github = values.get("github", GithubSettings())
+            values["github"] = replace(github, **{name: parse_wait(env[variable], variable)})
     if env.get("HARNESS_LAUNCH_QUEUE"):
         values["launch"] = replace(
             values.get("launch", LaunchSettings()),

@@ -262,6 +262,8 @@ class Deliverer:
         base_branch: str,
         open_draft_pr: bool = False,
         comment_author: str | None = None,
+        write_interval_s: float = 1.0,
+        retry_wait_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         from github import Auth, Github
@@ -270,6 +272,7 @@ class Deliverer:
         self.base_branch = base_branch
         self.open_draft_pr = open_draft_pr
         self.comment_author = comment_author
+        self.retry_wait_s = retry_wait_s
         self.sleep = sleep
         self.github = Github(
             base_url=target.api_url,
@@ -278,7 +281,7 @@ class Deliverer:
             retry=None,  # retried here, where each attempt finds before it writes
             per_page=100,
             seconds_between_requests=0,
-            seconds_between_writes=1.0,  # GitHub's advice: a second between writes
+            seconds_between_writes=write_interval_s,  # GitHub's advice: 1 s between writes
         )
         self._repo: Any = None
 
@@ -290,7 +293,8 @@ class Deliverer:
                 if attempt == ATTEMPTS or not _transient(exc):
                     raise DeliveryFailed(f"{what}: {_describe(exc)}") from exc
                 wait = _retry_after(exc)
-                self.sleep(wait if wait is not None else min(2.0 ** (attempt - 1), MAX_WAIT_S))
+                backoff = self.retry_wait_s * 2.0 ** (attempt - 1)
+                self.sleep(wait if wait is not None else min(backoff, MAX_WAIT_S))
         raise AssertionError("unreachable")
 
     def repo(self) -> Any:

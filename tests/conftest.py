@@ -1,78 +1,31 @@
-"""Shared fixtures: a clean environment, stores written by the real manifest writer, and
-temporary git repositories for end-to-end launcher tests."""
+"""Fixtures: a clean environment, a fresh repository, the ended runs many tests read, and
+the order that keeps both pytest-xdist workers busy. Helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from harness.manifest import update_manifest
+from .helpers import ISOLATED, METRICS_YAML, build_ended_runs, built_once, make_repo
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
-METRICS_YAML = """\
-metrics:
-  - {name: val/accuracy, goal: maximize, primary: true, min_delta: 0.01}
-  - {name: val/loss, goal: minimize}
-"""
+def session_temp(factory: pytest.TempPathFactory) -> Path:
+    """The session's temporary folder, shared by its pytest-xdist workers (each worker's
+    own base folder is one level down)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The host's HARNESS_*, WANDB_* and ANTHROPIC_* variables never leak into a test."""
-    import os
-
     for name in list(os.environ):
-        if name.startswith(("HARNESS_", "WANDB_", "ANTHROPIC_")):
+        if name.startswith(ISOLATED):
             monkeypatch.delenv(name)
     yield
-
-
-def write_run(home: Path, run_id: str, **fields: Any) -> Path:
-    """A run directory written through the same function the launcher and tracking use."""
-    defaults: dict[str, Any] = {
-        "branch": "main",
-        "commit": "a" * 40,
-        "seed": 0,
-        "state": "finished",
-        "exit_code": 0,
-        "created_at": "2026-01-01T00:00:00+00:00",
-        "summary": {},
-        "config": {},
-    }
-    defaults.update(fields)
-    run_dir = home / "runs" / run_id
-    update_manifest(run_dir, **defaults)
-    return run_dir
-
-
-def acc(value: float, loss: float | None = None) -> dict[str, Any]:
-    """A summary in W&B's define_metric(summary="max,last") shape."""
-    summary: dict[str, Any] = {"val/accuracy": {"last": value, "max": value}}
-    if loss is not None:
-        summary["val/loss"] = {"last": loss, "min": loss}
-    return summary
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def make_repo(path: Path) -> Path:
-    """A new git repository on branch main with an identity of its own."""
-    path.mkdir(parents=True)
-    git(path, "init", "--quiet", "--initial-branch=main")
-    git(path, "config", "user.name", "Test")
-    git(path, "config", "user.email", "test@example.invalid")
-    return path
 
 
 @pytest.fixture
@@ -85,137 +38,21 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-def commit_file(repo: Path, name: str, text: str, *, branch: str | None = None) -> str:
-    if branch:
-        git(repo, "checkout", "--quiet", "-B", branch)
-    (repo / name).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", f"update {name}")
-    return git(repo, "rev-parse", "HEAD")
-
-
-def offline_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """The test process's environment without HARNESS_*/WANDB_*/ANTHROPIC_*, plus ``extra``."""
-    import os
-
-    prefixes = ("HARNESS_", "WANDB_", "ANTHROPIC_")
-    env = {k: v for k, v in (base or os.environ).items() if not k.startswith(prefixes)}
-    env.update(extra)
-    return env
-
-
-def run_python(code: str, *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-PLAIN_WANDB_RUN = """
-import os, wandb
-d = os.environ["RUN_DIR"]
-os.makedirs(d, exist_ok=True)
-os.environ.update(WANDB_MODE="offline", WANDB_ERROR_REPORTING="false", WANDB_SILENT="true",
-                  WANDB_DIR=d, WANDB_DATA_DIR=d, WANDB_CACHE_DIR=d, WANDB_CONFIG_DIR=d)
-run = wandb.init(project="plain", id=os.environ["RUN_ID"], dir=d,
-                 config={"branch": "exp/plain", "commit": "b" * 40, "lr": 0.1})
-for step in range(5):
-    run.log({"val/accuracy": 0.5 + step / 10}, step=step)
-print("plain run says hello")
-run.finish()
-"""
-
-
-def run_cli(
-    program: str, repo: Path, home: Path, *args: str, timeout: int = 300
-) -> subprocess.CompletedProcess[str]:
-    """One of our console scripts, run as a user would, on the store at ``home``."""
-    return subprocess.run(
-        [str(BIN / program), *args],
-        cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-TRACKED = """
-from harness import tracking
-run = tracking.init(config={"lr": 0.1})
-for step in range(1, 6):
-    run.log({"val/accuracy": ACC * step / 5, "val/loss": 1 - ACC * step / 5}, step=step * 10)
-run.finish()
-"""
-NAN = """
-from harness import tracking
-run = tracking.init(config={}, log_every=2)
-for step in range(10):
-    run.step(float("nan") if step > 3 else 1.0)
-"""
-
-
 @pytest.fixture(scope="session")
 def ended_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A repository whose store holds a baseline and four branches' ended runs: one
-    finished better, one failed with a traceback, one killed by a signal, one NaN loss.
+    """The store of ``helpers.build_ended_runs``, built once for the session (all workers).
 
-    Shared by the whole session: tests read it, and only mark-reported tests write to it."""
-    root = tmp_path_factory.mktemp("analyze")
-    repo, home = root / "repo", root / "store"
-    repo.mkdir()
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "config", "user.name", "T")
-    git(repo, "config", "user.email", "t@example.invalid")
-    commit_file(
-        repo,
-        "harness.yaml",
-        "wandb: {project: test}\nlaunch: {entry_point: train.py}\n" + METRICS_YAML,
-    )
-    commit_file(repo, "train.py", TRACKED.replace("ACC", "0.80"))
-    branches = {
-        "exp/good": ("train.py", TRACKED.replace("ACC", "0.90")),
-        "exp/fails": ("train.py", "def f():\n    raise ValueError('shapes do not match')\nf()\n"),
-        "exp/killed": ("train.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
-        "exp/nan": ("train.py", NAN),
-    }
-    for branch, (name, text) in branches.items():
-        git(repo, "checkout", "--quiet", "-b", branch, "main")
-        if branch == "exp/nan":
-            (repo / "harness.yaml").write_text(
-                (repo / "harness.yaml").read_text() + "tracking: {stop_on_nonfinite: true}\n"
-            )
-        commit_file(repo, name, text)
-        git(repo, "checkout", "--quiet", "main")
-    for branch in ["main", *branches]:
-        done = run_cli("harness", repo, home, "launch", "--branch", branch)
-        assert done.returncode in (0, 1), done.stderr
-    return repo, home
+    Read-only: a test that marks runs reported or writes reports works on a copy
+    (``fresh_store``) or writes under its own ``tmp_path``."""
+    root = built_once(session_temp(tmp_path_factory), "ended-runs", build_ended_runs)
+    return root / "repo", root / "store"
 
 
-def fresh_store(home: Path, dest: Path) -> Path:
-    """A copy of a store with no run reported yet (a test may then mark runs freely)."""
-    import json
-    import shutil
-
-    from harness.manifest import read_json
-
-    shutil.copytree(home, dest, ignore=shutil.ignore_patterns("out*", "analysis", "reports"))
-    for manifest in dest.glob("runs/*/harness.json"):
-        data = read_json(manifest)
-        data.pop("reported_at", None)
-        manifest.write_text(json.dumps(data))
-    return dest
+# The longest tests start first, so that no worker is left with a long test at the end
+# (longest-processing-time-first); within a group, collection order (and each module's
+# tests together) is kept. Modules not named come last.
+FIRST = {"test_demo.py": 0, "test_workflows.py": 1, "test_wandb_launch.py": 2}
 
 
-def wandb_env(url: str, api_key: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment of a console script talking to a local W&B server (entity ``team``):
-    its own config folder, and wandb-core's retries kept short."""
-    return offline_env(
-        WANDB_BASE_URL=url,
-        WANDB_API_KEY=api_key,
-        WANDB_ENTITY="team",
-        WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
-        WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2",
-        WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
-        **extra,
-    )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: FIRST.get(item.path.name, len(FIRST)))

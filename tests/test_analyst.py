@@ -18,7 +18,7 @@ from harness.events import RunEvent
 from harness.pipelines import analyze
 from harness.stores.local import LocalStore
 
-from .conftest import BIN, METRICS_YAML, acc, offline_env, write_run
+from .helpers import BIN, METRICS_YAML, acc, offline_env, write_run
 from .servers.anthropic_server import AnthropicServer
 
 
@@ -105,6 +105,9 @@ def test_a_failing_api_still_gives_the_report_with_a_note(
     project: Path, server: AnthropicServer, mode: str, note: str
 ) -> None:
     server.mode = mode
+    if mode == "slow":  # each of the SDK's retries would wait for the timeout again
+        config = project / "harness.yaml"
+        config.write_text(config.read_text().replace("timeout: 1s", "timeout: 1s, retries: 0"))
     reports = run_analyze(project, {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": server.url})
     good = reports["exp%2Fgood.md"]
     assert "exp/good beats main on val/accuracy" in good
@@ -117,8 +120,7 @@ def test_no_key_and_no_server(project: Path, server: AnthropicServer) -> None:
         in run_analyze(project, {})["exp%2Fgood.md"]
     )
     down = server.url
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.stop()
     reports = run_analyze(project, {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": down})
     assert (
         "_Analysis skipped: the Anthropic API failed: APIConnectionError._"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import BIN, REPO_ROOT, make_repo, offline_env, wandb_env
+from .helpers import BIN, REPO_ROOT, make_repo, offline_env, wandb_env
 from .servers.wandb_server import PROJECT_ID, WandbServer
 
 TEMPLATE = REPO_ROOT / "misc" / "wandb_webhook_payload.json"

@@ -8,7 +8,6 @@ the traffic was GitHub-shaped both ways.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from harness.manifest import read_json
 from harness.report import marker
 
-from .conftest import BIN, fresh_store, offline_env
+from .helpers import Ran, fresh_store, invoke, offline_env
 from .servers.github_server import ACTIONS_BOT, GithubServer, User
 
 REPO = "octo/exp"
@@ -31,7 +30,7 @@ class Setup:
         self.summary = tmp / "summary.md"
         self.outputs = tmp / "outputs"
 
-    def run(self, program: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(self, program: str, *args: str, **env: str) -> Ran:
         base = offline_env(
             HARNESS_HOME=str(self.home),
             GITHUB_API_URL=self.gh.url,
@@ -40,16 +39,10 @@ class Setup:
             GITHUB_STEP_SUMMARY=str(self.summary),
             GITHUB_OUTPUT=str(self.outputs),
         )
-        return subprocess.run(
-            [str(BIN / program), *args],
-            cwd=self.repo,
-            env={k: v for k, v in {**base, **env}.items() if v},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        environment = {k: v for k, v in {**base, **env}.items() if v}
+        return invoke(program, *args, cwd=self.repo, env=environment)
 
-    def analyze_and_comment(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def analyze_and_comment(self, *args: str) -> Ran:
         reports = self.tmp / "reports"
         analyzed = self.run("harness", "analyze", "--out", str(reports), *args)
         assert analyzed.returncode == 0, analyzed.stderr

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_settings, parse_duration
+from harness.config import load_settings, parse_duration, parse_wait
 from harness.errors import ConfigError
 from harness.runs import MetricSpec
 
-from .conftest import REPO_ROOT
+from .helpers import REPO_ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -70,6 +70,9 @@ def test_first_metric_is_primary_unless_one_says_so(tmp_path: Path) -> None:
         ("launch: {seeds: many}\n", "launch.seeds: expected int, got 'many'"),
         ("launch: {seeds: 0}\n", "launch.seeds: expected 1 to 100"),
         ("launch: {timeout: soon}\n", "launch.timeout: expected a duration"),
+        ("github: {write_interval: 2m}\n", "github.write_interval: expected a wait from 0 to 60s"),
+        ("github: {retry_wait: soon}\n", "github.retry_wait: expected a wait like 0, 0.5s or 2s"),
+        ("analysis: {retries: 11}\n", "analysis.retries: expected 0 to 10"),
         ("launch: {entry_point: ../x.py}\n", "launch.entry_point: must be a path inside the repo"),
         ("baseline_branch: 'a..b'\n", "baseline_branch: invalid branch name 'a..b'"),
         ("wandb: {project: 'has space'}\n", "wandb.project: 'has space' may only use"),
@@ -120,6 +123,23 @@ def test_home_is_absolute_and_flag_wins(tmp_path: Path) -> None:
     assert flagged.home == (tmp_path / "flag").resolve()
 
 
+def test_github_waits_from_the_file_then_the_environment(tmp_path: Path) -> None:
+    assert load_settings(cwd=tmp_path, env={}).github.write_interval_s == 1.0  # GitHub's advice
+    write(tmp_path, "github: {write_interval: 0.5s, retry_wait: 2}\n")
+    github = load_settings(cwd=tmp_path, env={}).github
+    assert (github.write_interval_s, github.retry_wait_s) == (0.5, 2.0)
+    env = {"HARNESS_GITHUB_WRITE_INTERVAL": "0", "HARNESS_GITHUB_RETRY_WAIT": "0s"}
+    github = load_settings(cwd=tmp_path, env=env).github
+    assert (github.write_interval_s, github.retry_wait_s) == (0.0, 0.0)
+    with pytest.raises(ConfigError, match=r"^HARNESS_GITHUB_RETRY_WAIT: expected a wait"):
+        load_settings(cwd=tmp_path, env={"HARNESS_GITHUB_RETRY_WAIT": "-1"})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(0, 0), ("0", 0), ("0.25s", 0.25), ("1m", 60)])
+def test_waits(value: object, seconds: float) -> None:
+    assert parse_wait(value, "x") == seconds
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), (5, 300), ("1.5", 90)]
 )
@@ -135,7 +155,7 @@ def test_bad_durations(value: object) -> None:
 
 def test_home_defaults_to_the_main_worktree_root(tmp_path: Path) -> None:
     """From a linked worktree (as the launcher makes), the store is still the main repo's."""
-    from .conftest import commit_file, git, make_repo
+    from .helpers import commit_file, git, make_repo
 
     main = make_repo(tmp_path / "main")
     commit_file(main, "harness.yaml", "baseline_branch: main\n")
@@ -163,10 +183,11 @@ def test_the_sample_launch_agent_config_is_valid_for_wandb() -> None:
 def test_the_example_requirements_carry_the_harness_dependencies() -> None:
     """A Launch agent installs the example's requirements.txt: the harness's own runtime
     dependencies must be there, with the same pins (wandb is pinned exactly)."""
-    import tomllib
+    from importlib.metadata import requires  # tomllib is 3.11+; this reads the same list
 
+    runtime = {r for r in requires("harness") or [] if "extra ==" not in r}
+    assert "wandb==0.31.0" in runtime
     root = Path(__file__).resolve().parent.parent
-    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     lines = (root / "experiments" / "digits" / "requirements.txt").read_text().splitlines()
     wanted = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-    assert set(project["dependencies"]) <= wanted
+    assert runtime <= wanted

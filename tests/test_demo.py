@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT, offline_env
+from .helpers import REPO_ROOT, offline_env
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from harness.tracking.diagnostics import (  # noqa: E402
 from harness.tracking.identity import tracking_disabled  # noqa: E402
 from harness.tracking.media import _looks_like_image, artifact_name  # noqa: E402
 
-from .conftest import METRICS_YAML  # noqa: E402
+from .helpers import METRICS_YAML  # noqa: E402
 
 
 def test_grad_norms_match_a_direct_computation() -> None:

@@ -12,7 +12,7 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore
 
-from .conftest import BIN, commit_file, git, offline_env, run_cli
+from .helpers import BIN, commit_file, git, offline_env, run_cli
 
 pytestmark = pytest.mark.slow
 

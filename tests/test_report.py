@@ -9,7 +9,7 @@ from harness.compare import compare
 from harness.report import Report, marker
 from harness.runs import MetricSpec, Run, RunState
 
-from .conftest import REPO_ROOT
+from .helpers import REPO_ROOT
 
 ACC = MetricSpec("val/accuracy", "maximize", primary=True)
 

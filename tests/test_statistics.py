@@ -36,7 +36,7 @@ from harness.stats import (
     welch,
 )
 
-from .conftest import METRICS_YAML, acc, commit_file, git, make_repo, write_run
+from .helpers import METRICS_YAML, acc, commit_file, git, make_repo, write_run
 
 ACC = MetricSpec("val/accuracy", "maximize", primary=True)  # no min_delta: Welch alone
 LOSS = MetricSpec("val/loss", "minimize")

@@ -20,7 +20,7 @@ from harness.manifest import (
 from harness.runs import RunState
 from harness.stores.local import LocalStore, tail_lines
 
-from .conftest import PLAIN_WANDB_RUN, acc, offline_env, run_python, write_run
+from .helpers import PLAIN_WANDB_RUN, acc, offline_env, run_python, write_run
 
 
 def test_empty_or_missing_store_has_no_runs(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore, find_wandb_run_dir
 
-from .conftest import BIN, commit_file, offline_env, run_python
+from .helpers import BIN, commit_file, offline_env, run_python
 
 pytestmark = pytest.mark.slow
 

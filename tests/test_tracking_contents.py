@@ -19,7 +19,7 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore, find_wandb_run_dir
 
-from .conftest import BIN, REPO_ROOT, offline_env
+from .helpers import BIN, REPO_ROOT, offline_env
 
 pytestmark = pytest.mark.slow
 

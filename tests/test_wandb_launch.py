@@ -19,7 +19,7 @@ import pytest
 from harness.errors import UsageError
 from harness.launchers.wandb import HELPER_JOB_TYPE, job_identity, normalize_remote
 
-from .conftest import BIN, commit_file, git, make_repo, wandb_env
+from .helpers import BIN, commit_file, git, make_repo, wandb_env
 from .servers.wandb_server import WandbServer
 
 REMOTE = "https://github.com/octo/exp.git"

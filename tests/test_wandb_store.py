@@ -16,7 +16,7 @@ import pytest
 
 from harness.stores.wandb import CURVE_SAMPLES, REPORTED_TAG
 
-from .conftest import BIN, offline_env, wandb_env
+from .helpers import BIN, offline_env, wandb_env
 from .servers.anthropic_server import AnthropicServer
 from .servers.wandb_server import FakeRun, WandbServer, runs_from_local_store
 

@@ -26,7 +26,7 @@ from harness.report import marker
 from harness.runs import RunState
 from harness.stores.local import LocalStore
 
-from .conftest import REPO_ROOT, commit_file, fresh_store, git
+from .helpers import FAST_WAITS, REPO_ROOT, commit_file, fresh_store, git
 from .servers.anthropic_server import AnthropicServer
 from .servers.github_server import ACTIONS_BOT, GithubServer
 
@@ -62,7 +62,30 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(root, "add", "-A")
     git(root, "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "init")
     git(root, "remote", "add", "origin", f"https://github.com/{REPO}.git")
+    warm_uv_cache(root, tmp_path_factory.mktemp("uv-warm"))
     return root
+
+
+def warm_uv_cache(source: Path, tmp: Path) -> None:
+    """Install the harness as the actions do, once, so that every act run after it can
+    resolve from uv's cache alone (``UV_OFFLINE``) instead of asking the index again."""
+    venv = tmp / "venv"
+    env = act_run.host_env()
+    subprocess.run(["uv", "venv", "--quiet", str(venv)], env=env, check=True, timeout=120)
+    subprocess.run(
+        [
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            f"{source}[github,llm]",
+        ],
+        env=env,
+        check=True,
+        timeout=600,
+    )
 
 
 def run_act(
@@ -89,7 +112,12 @@ def run_act(
         variables=variables,
     )
     return subprocess.run(
-        command, cwd=workspace, env=act_run.host_env(), capture_output=True, text=True, timeout=600
+        command,
+        cwd=workspace,
+        env={**act_run.host_env(), "UV_OFFLINE": "1"},  # the workspace fixture warmed the cache
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -117,6 +145,7 @@ class Act:
                 "HARNESS_HOME": str(self.home),
                 "GITHUB_API_URL": self.gh.url,
                 "ANTHROPIC_BASE_URL": self.claude.url,
+                **FAST_WAITS,
             },
             secrets={"GITHUB_TOKEN": self.gh.token, "ANTHROPIC_API_KEY": ANTHROPIC_KEY},
             variables={"WANDB_PROJECT": "test"},

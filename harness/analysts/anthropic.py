@@ -34,7 +34,7 @@ class AnthropicAnalyst:
             api_key=self.api_key,
             base_url=self.base_url,
             timeout=self.settings.timeout_s,
-            max_retries=2,
+            max_retries=self.settings.retries,
         )
         try:
             message = client.messages.create(

@@ -108,6 +108,8 @@ def comment_cmd(
         base_branch=settings.baseline_branch,
         open_draft_pr=settings.github.open_draft_pr,
         comment_author=settings.github.comment_author,
+        write_interval_s=settings.github.write_interval_s,
+        retry_wait_s=settings.github.retry_wait_s,
     )
     deliveries = deliver(reports, deliverer)
     if summary is not None:

@@ -8,24 +8,25 @@ slow for the client's timeout, and a body that is not JSON. Requests are recorde
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from .base import LocalServer, QuietHandler
 
-class AnthropicServer:
+
+class AnthropicServer(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.mode = "ok"
         self.answer = "**What happened** the branch improved accuracy."
         self.delay_s = 3.0
         self.requests: list[dict[str, Any]] = []
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if not self.path.startswith("/v1/messages"):
@@ -70,21 +71,11 @@ class AnthropicServer:
                 self._raw(status, json.dumps(data).encode(), "application/json")
 
             def _raw(self, status: int, payload: bytes, kind: str) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", kind)
-                    if status >= 500:  # the SDK retries; tell it not to wait
-                        self.send_header("retry-after-ms", "1")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout tests)
+                # On a 5xx the SDK retries: tell it not to wait.
+                headers = {"retry-after-ms": "1"} if status >= 500 else {}
+                self.reply(status, payload, kind, **headers)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        return Handler
 
     def message(self, request: dict[str, Any]) -> dict[str, Any]:
         """A Message as the API returns it (the SDK validates this shape)."""
@@ -134,11 +125,3 @@ class AnthropicServer:
         return "".join(
             f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events
         ).encode()
-
-    def __enter__(self) -> AnthropicServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
@@ -42,6 +42,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from .base import LocalServer, QuietHandler
 
 __all__ = ["ACTIONS_BOT", "Comment", "GithubServer", "Pull", "Repo", "User"]
 
@@ -261,7 +263,7 @@ def _rewrite(value: Any, pairs: list[tuple[str, str]]) -> Any:
     return _map_strings(value, change)
 
 
-class GithubServer:
+class GithubServer(LocalServer):
     """GitHub's REST API for a few repositories, on a free localhost port, in a thread.
 
     ``token`` is the Actions-style token (identity ``ACTIONS_BOT``); ``personal_token``,
@@ -283,6 +285,7 @@ class GithubServer:
         personal_token: str | None = None,
         personal_user: User = User("octocat", 583231),
     ) -> None:
+        super().__init__()
         self.token = token
         self.personal_token = personal_token
         self.personal_user = personal_user
@@ -293,7 +296,6 @@ class GithubServer:
         self._repos: dict[str, _RepoState] = {}
         self._next_id = 1000
         self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        self._httpd: ThreadingHTTPServer | None = None
 
     # -- state helpers for tests -----------------------------------------------------------
     def add_repo(
@@ -348,22 +350,14 @@ class GithubServer:
             return [c for c in repo.comments.values() if c.issue_number == number]
 
     # -- lifecycle ------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "start the server first"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     def start(self) -> GithubServer:
         openapi()  # load the description here, not inside the first request's time
+        return super().start()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle on, the body would wait for
-            # the client's delayed ACK (40 ms a request on Linux).
-            disable_nagle_algorithm = True
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 status, headers, payload = server.handle(
@@ -378,28 +372,7 @@ class GithubServer:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A short poll: shutdown() waits for it, and the 0.5 s default would add up over tests.
-        serving = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        serving.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> GithubServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler
 
     # -- one request ----------------------------------------------------------------------
     def handle(

@@ -42,9 +42,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from .base import LocalServer, QuietHandler
 
 __all__ = ["FakeRun", "WandbServer", "runs_from_local_store", "serve"]
 
@@ -191,17 +193,21 @@ def sample_history(run: FakeRun, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-class WandbServer:
+class WandbServer(LocalServer):
     """Serves one ``entity/project`` on a free localhost port, in a background thread."""
 
     def __init__(self, entity: str = "harness-team", project: str = "harness-digits") -> None:
+        super().__init__()
         self.entity = entity
         self.project = project
         self.runs: dict[str, FakeRun] = {}
         self.api_key = "k" * 40  # what clients must send, as HTTP basic auth "api:<key>"
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, variables)
         self.unknown: list[str] = []
-        self.fail_next: list[int] = []  # HTTP statuses to answer the next requests with
+        # HTTP statuses to answer the next requests with. A 429 says Retry-After: 1; a 5xx
+        # says Retry-After: 0, as a load balancer may: wandb-core honours it, and without it
+        # waits about 2 s a retry whatever WANDB__GRAPHQL_RETRY_WAIT_* say (0.31).
+        self.fail_next: list[int] = []
         # Automations. The entity's integrations and its saved automations ("triggers"), as
         # W&B answers them; the server features the client asks about before some queries.
         self.integrations: list[dict[str, Any]] = []
@@ -221,7 +227,6 @@ class WandbServer:
         # refused with a GraphQL error (e.g. {"pushToRunQueueByName": 1}: the second fails).
         self.fail_after: dict[str, int] = {}
         self.lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
 
     # -- data --------------------------------------------------------------------------
     def add(self, run: FakeRun) -> FakeRun:
@@ -281,18 +286,10 @@ class WandbServer:
         return header == f"Basic {expected}"
 
     # -- lifecycle ---------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> WandbServer:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
@@ -303,7 +300,7 @@ class WandbServer:
                     status = server.fail_next.pop(0) if server.fail_next else None
                 if status is not None:
                     body = json.dumps({"errors": [{"message": "injected"}]}).encode()
-                    self._send(status, body, retry_after="1" if status == 429 else None)
+                    self._send(status, body, retry_after="1" if status == 429 else "0")
                     return
                 if self.path.endswith("/file_stream"):  # a run's history, summary, log, end
                     ok = server.authorized(self.headers.get("authorization"))
@@ -351,32 +348,10 @@ class WandbServer:
                 kind: str = "application/json",
                 retry_after: str | None = None,
             ) -> None:
-                self.send_response(status)
-                self.send_header("content-type", kind)
-                if retry_after is not None:
-                    self.send_header("retry-after", retry_after)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                headers = {"retry-after": retry_after} if retry_after is not None else {}
+                self.reply(status, body, kind, **headers)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> WandbServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler
 
     # -- GraphQL -----------------------------------------------------------------------
     def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
