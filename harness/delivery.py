@@ -297,6 +297,10 @@ class Deliverer:
                 self.sleep(wait if wait is not None else min(backoff, MAX_WAIT_S))
         raise AssertionError("unreachable")
 
+    def close(self) -> None:
+        """Close the client's connections (PyGithub keeps a pooled session open)."""
+        self.github.close()
+
     def repo(self) -> Any:
         if self._repo is None:
             self._repo = self.github.get_repo(self.target.repository)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ISOLATED, METRICS_YAML, build_ended_runs, built_once, make_repo
-
-
-def session_temp(factory: pytest.TempPathFactory) -> Path:
-    """The session's temporary folder, shared by its pytest-xdist workers (each worker's
-    own base folder is one level down)."""
-    base = factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+from .helpers import (
+    ISOLATED,
+    METRICS_YAML,
+    build_ended_runs,
+    built_once,
+    make_repo,
+    session_temp,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -232,10 +232,17 @@ def build_ended_runs(root: Path) -> tuple[Path, Path]:
     return repo, home
 
 
+def session_temp(factory: Any) -> Path:
+    """The session's temporary folder (from a ``pytest.TempPathFactory``), shared by its
+    pytest-xdist workers: each worker's own base folder is one level down."""
+    base: Path = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def built_once(base: Path, name: str, build: Callable[[Path], Any]) -> Path:
     """``build(folder)`` run once for the whole session, whichever pytest-xdist worker asks
     first; the others wait for it and share the result. ``base`` is the parent of the
-    workers' temporary folders (``tmp_path_factory.getbasetemp().parent``). What is built
+    workers' temporary folders (``session_temp``). What is built
     this way is read, never written: a test that writes copies it first."""
     folder = base / name
     done = base / f"{name}.done"

@@ -121,6 +121,8 @@ def test_no_key_and_no_server(project: Path, server: AnthropicServer) -> None:
     )
     down = server.url
     server.stop()
+    config = project / "harness.yaml"  # the SDK's retries of a refused connection: no use here
+    config.write_text(config.read_text().replace("timeout: 1s", "timeout: 1s, retries: 0"))
     reports = run_analyze(project, {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": down})
     assert (
         "_Analysis skipped: the Anthropic API failed: APIConnectionError._"
@@ -136,6 +138,7 @@ def test_engine_none_turns_it_off(project: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_cli_uses_the_environment(project: Path, server: AnthropicServer) -> None:
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     done = subprocess.run(
@@ -194,6 +197,7 @@ def claude_env(server: AnthropicServer, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # the real Claude Code CLI
 def test_claude_code_engine_streams_from_the_same_server(
     project: Path, server: AnthropicServer, tmp_path: Path
 ) -> None:
@@ -211,6 +215,7 @@ def test_claude_code_engine_streams_from_the_same_server(
     assert any(SYSTEM in block["text"] for block in request["system"])
 
 
+@pytest.mark.slow
 def test_claude_code_engine_failures_become_notes(
     project: Path, server: AnthropicServer, tmp_path: Path
 ) -> None:

@@ -18,6 +18,8 @@ import pytest
 from .helpers import BIN, REPO_ROOT, make_repo, offline_env, wandb_env
 from .servers.wandb_server import PROJECT_ID, WandbServer
 
+pytestmark = pytest.mark.slow  # the real wandb client and its wandb-core, per command
+
 TEMPLATE = REPO_ROOT / "misc" / "wandb_webhook_payload.json"
 HOOK_URL = "https://api.github.com/repos/o/r/dispatches"
 # What the client sends for a run-state filter on finished or failed runs of the project.

@@ -129,6 +129,7 @@ def test_directory_without_anything_is_listed_as_unknown(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_plain_wandb_offline_run_without_manifest_is_read_with_wandb(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "plain1"
     done = run_python(

@@ -19,7 +19,7 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore, find_wandb_run_dir
 
-from .helpers import BIN, REPO_ROOT, offline_env
+from .helpers import BIN, REPO_ROOT, built_once, offline_env, session_temp
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +35,9 @@ def wandb_records(wandb_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
-    """The digits example, 5 epochs (110 steps), run as the launcher would run it."""
-    home = tmp_path_factory.mktemp("store")
+def run_example(home: Path) -> None:
+    """The digits example, 5 epochs (110 steps), run as the launcher would run it, and the
+    records W&B's reader finds in it (``records.json``)."""
     run_dir = home / "runs" / "example1"
     config = home / "harness.yaml"  # the repository's settings, with a shorter cadence
     config.write_text((REPO_ROOT / "harness.yaml").read_text() + "tracking: {log_every: 50}\n")
@@ -62,7 +61,14 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     wandb_dir = find_wandb_run_dir(run_dir)
     assert wandb_dir is not None
-    return run_dir, wandb_records(wandb_dir)
+    (home / "records.json").write_text(json.dumps(wandb_records(wandb_dir)))
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """The example's run folder and its records, made once for all workers (read-only)."""
+    home = built_once(session_temp(tmp_path_factory), "example-run", run_example)
+    return home / "runs" / "example1", json.loads((home / "records.json").read_text())
 
 
 def by_type(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

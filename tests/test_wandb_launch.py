@@ -22,6 +22,8 @@ from harness.launchers.wandb import HELPER_JOB_TYPE, job_identity, normalize_rem
 from .helpers import BIN, commit_file, git, make_repo, wandb_env
 from .servers.wandb_server import WandbServer
 
+pytestmark = pytest.mark.slow  # the real wandb client and its wandb-core, per command
+
 REMOTE = "https://github.com/octo/exp.git"
 CONFIG = (
     "wandb: {project: test}\nlaunch: {entry_point: train.py, queue: gpus, args: ['--lr=0.1']}\n"

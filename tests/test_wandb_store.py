@@ -20,6 +20,8 @@ from .helpers import BIN, offline_env, wandb_env
 from .servers.anthropic_server import AnthropicServer
 from .servers.wandb_server import FakeRun, WandbServer, runs_from_local_store
 
+pytestmark = pytest.mark.slow  # the real wandb client and its wandb-core, per command
+
 Served = tuple[Path, WandbServer, dict[str, str]]
 
 

@@ -26,7 +26,7 @@ from harness.report import marker
 from harness.runs import RunState
 from harness.stores.local import LocalStore
 
-from .helpers import FAST_WAITS, REPO_ROOT, commit_file, fresh_store, git
+from .helpers import FAST_WAITS, REPO_ROOT, built_once, commit_file, fresh_store, git, session_temp
 from .servers.anthropic_server import AnthropicServer
 from .servers.github_server import ACTIONS_BOT, GithubServer
 
@@ -42,10 +42,8 @@ PR_BRANCHES = ("exp/good", "exp/fails", "exp/nan")
 ANTHROPIC_KEY = "sk-ant-test-key-0123456789"  # act masks secrets in its log: keep them long
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_workspace(root: Path) -> None:
     """A git repository holding this project's files, with a GitHub remote."""
-    root = tmp_path_factory.mktemp("workspace") / "exp"
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
@@ -62,8 +60,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(root, "add", "-A")
     git(root, "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "init")
     git(root, "remote", "add", "origin", f"https://github.com/{REPO}.git")
-    warm_uv_cache(root, tmp_path_factory.mktemp("uv-warm"))
-    return root
+    warm_uv_cache(root, root.parent / "uv-warm")
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make_workspace``, once for all workers: act copies it for each run, never writes it."""
+    return built_once(session_temp(tmp_path_factory), "workspace", build_workspace) / "exp"
+
+
+def build_workspace(folder: Path) -> None:
+    (folder / "exp").mkdir()
+    make_workspace(folder / "exp")
 
 
 def warm_uv_cache(source: Path, tmp: Path) -> None:
@@ -125,6 +133,14 @@ class Act:
     def __init__(self, workspace: Path, home: Path, gh: GithubServer, claude: AnthropicServer):
         self.workspace, self.home, self.gh, self.claude = workspace, home, gh, claude
         self.prs = {branch: gh.add_pull(REPO, head=branch) for branch in PR_BRANCHES}
+        self.anthropic_key = ANTHROPIC_KEY
+
+    def without_claude(self) -> Act:
+        """No Anthropic secret: the report says the analysis was skipped, and the job never
+        imports the anthropic SDK (about 3 s in a fresh venv, uncompiled). For tests that
+        are about delivery, not about Claude's answer."""
+        self.anthropic_key = ""
+        return self
 
     def dispatch(self, client_payload: object, tmp: Path) -> subprocess.CompletedProcess[str]:
         """The W&B webhook, as GitHub delivers it: a repository_dispatch."""
@@ -147,7 +163,8 @@ class Act:
                 "ANTHROPIC_BASE_URL": self.claude.url,
                 **FAST_WAITS,
             },
-            secrets={"GITHUB_TOKEN": self.gh.token, "ANTHROPIC_API_KEY": ANTHROPIC_KEY},
+            secrets={"GITHUB_TOKEN": self.gh.token}
+            | ({"ANTHROPIC_API_KEY": self.anthropic_key} if self.anthropic_key else {}),
             variables={"WANDB_PROJECT": "test"},
         )
 
@@ -201,7 +218,7 @@ def test_the_webhook_ends_as_one_comment_per_pr(act: Act, tmp_path: Path) -> Non
 
 
 def test_the_polling_workflow_takes_the_same_path(act: Act, tmp_path: Path) -> None:
-    done = act.act("workflow_dispatch", "wandb-poll.yml", {"inputs": {}}, tmp_path)
+    done = act.without_claude().act("workflow_dispatch", "wandb-poll.yml", {"inputs": {}}, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     for branch in PR_BRANCHES:
         assert len(act.bot_comments(branch)) == 1
@@ -209,7 +226,7 @@ def test_the_polling_workflow_takes_the_same_path(act: Act, tmp_path: Path) -> N
 
 
 def test_a_named_run_refreshes_its_comment_in_place(act: Act, tmp_path: Path) -> None:
-    assert act.dispatch(filled_template(), tmp_path).returncode == 0
+    assert act.without_claude().dispatch(filled_template(), tmp_path).returncode == 0
     [comment] = [c for c in act.gh.comments(REPO, act.prs["exp/nan"]) if c.user == ACTIONS_BOT]
     comment.body = marker("summary", "exp/nan") + "\nstale"
     run_id = next(
@@ -232,7 +249,7 @@ def test_github_failures_still_give_exactly_one_comment(
     act: Act, tmp_path: Path, failures: list[tuple[int, dict[str, str]]]
 ) -> None:
     act.gh.fail_next[:] = failures
-    done = act.dispatch({**filled_template(), "branch": "exp/good"}, tmp_path)
+    done = act.without_claude().dispatch({**filled_template(), "branch": "exp/good"}, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:]
     assert len(act.bot_comments("exp/good")) == 1 and act.gh.fail_next == []
 

@@ -37,12 +37,13 @@ class AnthropicAnalyst:
             max_retries=self.settings.retries,
         )
         try:
-            message = client.messages.create(
-                model=self.settings.model,
-                max_tokens=self.settings.max_tokens,
-                system=system,
-                messages=[{"role": "user", "content": prompt}],
-            )
+            with client:  # its connections are closed when the answer is in
+                message = client.messages.create(
+                    model=self.settings.model,
+                    max_tokens=self.settings.max_tokens,
+                    system=system,
+                    messages=[{"role": "user", "content": prompt}],
+                )
         except anthropic.APITimeoutError as exc:
             raise AnalysisUnavailable(
                 f"the Anthropic API did not answer within {self.settings.timeout_s:g}s"

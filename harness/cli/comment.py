@@ -111,7 +111,10 @@ def comment_cmd(
         write_interval_s=settings.github.write_interval_s,
         retry_wait_s=settings.github.retry_wait_s,
     )
-    deliveries = deliver(reports, deliverer)
+    try:
+        deliveries = deliver(reports, deliverer)
+    finally:
+        deliverer.close()
     if summary is not None:
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(step_summary(deliveries, reports) + "\n")
