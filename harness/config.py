@@ -143,16 +143,24 @@ class Settings:
         return next((m for m in self.metrics if m.name == name), None)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _seconds(value: object, bare_unit: str) -> float | None:
+    """Seconds from a number (in ``bare_unit``) or ``<number>[s|m|h]``; None if neither."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) * _UNITS[bare_unit]
+    match = _DURATION.match(str(value))
+    if not match:
+        return None
+    return float(match.group(1)) * _UNITS[match.group(2) or bare_unit]
+
+
 def parse_duration(value: object, where: str) -> float:
     """Seconds from ``90s``, ``30m``, ``2h`` or a bare number of minutes."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value) * 60
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ConfigError(f"{where}: expected a duration like 90s, 30m or 2h, got {value!r}")
-        number, unit = float(match.group(1)), match.group(2) or "m"
-        seconds = number * {"s": 1, "m": 60, "h": 3600}[unit]
+    seconds = _seconds(value, "m")
+    if seconds is None:
+        raise ConfigError(f"{where}: expected a duration like 90s, 30m or 2h, got {value!r}")
     if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigError(f"{where}: expected a positive duration, got {value!r}")
     return seconds
@@ -161,13 +169,9 @@ def parse_duration(value: object, where: str) -> float:
 def parse_wait(value: object, where: str) -> float:
     """Seconds of a wait from ``0``, ``0.5s``, ``2s`` or ``1m`` (bare numbers are seconds,
     zero allowed), at most a minute: waits between remote calls, never a run's budget."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ConfigError(f"{where}: expected a wait like 0, 0.5s or 2s, got {value!r}")
-        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    seconds = _seconds(value, "s")
+    if seconds is None:
+        raise ConfigError(f"{where}: expected a wait like 0, 0.5s or 2s, got {value!r}")
     if not (math.isfinite(seconds) and 0 <= seconds <= 60):
         raise ConfigError(f"{where}: expected a wait from 0 to 60s, got {value!r}")
     return seconds

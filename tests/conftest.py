@@ -1,5 +1,5 @@
 """Fixtures: a clean environment, a fresh repository, the ended runs many tests read, and
-the order that keeps both pytest-xdist workers busy. Helpers live in tests/helpers.py."""
+the order that keeps every pytest-xdist worker busy. Helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 

@@ -47,6 +47,12 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def without_retries(project: Path) -> None:
+    """The project's settings with the Anthropic SDK's retries off (analysis.retries)."""
+    config = project / "harness.yaml"
+    config.write_text(config.read_text().replace("timeout: 1s", "timeout: 1s, retries: 0"))
+
+
 def run_analyze(project: Path, env: dict[str, str]) -> dict[str, str]:
     settings = load_settings(cwd=project, env={})
     out = project / "out"
@@ -106,8 +112,7 @@ def test_a_failing_api_still_gives_the_report_with_a_note(
 ) -> None:
     server.mode = mode
     if mode == "slow":  # each of the SDK's retries would wait for the timeout again
-        config = project / "harness.yaml"
-        config.write_text(config.read_text().replace("timeout: 1s", "timeout: 1s, retries: 0"))
+        without_retries(project)
     reports = run_analyze(project, {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": server.url})
     good = reports["exp%2Fgood.md"]
     assert "exp/good beats main on val/accuracy" in good
@@ -121,8 +126,7 @@ def test_no_key_and_no_server(project: Path, server: AnthropicServer) -> None:
     )
     down = server.url
     server.stop()
-    config = project / "harness.yaml"  # the SDK's retries of a refused connection: no use here
-    config.write_text(config.read_text().replace("timeout: 1s", "timeout: 1s, retries: 0"))
+    without_retries(project)  # the SDK's retries of a refused connection: no use here
     reports = run_analyze(project, {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": down})
     assert (
         "_Analysis skipped: the Anthropic API failed: APIConnectionError._"

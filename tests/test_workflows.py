@@ -42,8 +42,10 @@ PR_BRANCHES = ("exp/good", "exp/fails", "exp/nan")
 ANTHROPIC_KEY = "sk-ant-test-key-0123456789"  # act masks secrets in its log: keep them long
 
 
-def make_workspace(root: Path) -> None:
-    """A git repository holding this project's files, with a GitHub remote."""
+def build_workspace(folder: Path) -> None:
+    """``folder/exp``: a git repository holding this project's files, with a GitHub remote;
+    uv's cache warmed with its install."""
+    root = folder / "exp"
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
@@ -60,18 +62,13 @@ def make_workspace(root: Path) -> None:
     git(root, "add", "-A")
     git(root, "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "init")
     git(root, "remote", "add", "origin", f"https://github.com/{REPO}.git")
-    warm_uv_cache(root, root.parent / "uv-warm")
+    warm_uv_cache(root, folder / "uv-warm")
 
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``make_workspace``, once for all workers: act copies it for each run, never writes it."""
+    """``build_workspace``, once for all workers: act copies it for each run, never writes it."""
     return built_once(session_temp(tmp_path_factory), "workspace", build_workspace) / "exp"
-
-
-def build_workspace(folder: Path) -> None:
-    (folder / "exp").mkdir()
-    make_workspace(folder / "exp")
 
 
 def warm_uv_cache(source: Path, tmp: Path) -> None:

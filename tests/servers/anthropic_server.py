@@ -71,9 +71,10 @@ class AnthropicServer(LocalServer):
                 self._raw(status, json.dumps(data).encode(), "application/json")
 
             def _raw(self, status: int, payload: bytes, kind: str) -> None:
-                # On a 5xx the SDK retries: tell it not to wait.
-                headers = {"retry-after-ms": "1"} if status >= 500 else {}
-                self.reply(status, payload, kind, **headers)
+                headers = {"content-type": kind}
+                if status >= 500:  # the SDK retries: tell it not to wait
+                    headers["retry-after-ms"] = "1"
+                self.reply(status, payload, headers)
 
         return Handler
 

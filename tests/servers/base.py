@@ -11,6 +11,7 @@ of parallel test workers never collide.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
@@ -31,15 +32,16 @@ class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def reply(
-        self, status: int, body: bytes, kind: str = "application/json", **headers: str
-    ) -> None:
-        """One whole response; a client that already gave up is not an error here."""
+    def reply(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        """One whole response (JSON unless ``headers`` name another content-type); a
+        client that already gave up is not an error here."""
+        headers = dict(headers or {})
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["content-type"] = "application/json"
         try:
             self.send_response(status)
-            self.send_header("content-type", kind)
             for name, value in headers.items():
-                self.send_header(name.replace("_", "-"), value)
+                self.send_header(name, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -363,12 +363,7 @@ class GithubServer(LocalServer):
                 status, headers, payload = server.handle(
                     self.command, self.path, dict(self.headers.items()), body
                 )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.reply(status, payload, headers)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 

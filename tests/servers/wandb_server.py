@@ -348,8 +348,10 @@ class WandbServer(LocalServer):
                 kind: str = "application/json",
                 retry_after: str | None = None,
             ) -> None:
-                headers = {"retry-after": retry_after} if retry_after is not None else {}
-                self.reply(status, body, kind, **headers)
+                headers = {"content-type": kind}
+                if retry_after is not None:
+                    headers["retry-after"] = retry_after
+                self.reply(status, body, headers)
 
         return Handler
 
