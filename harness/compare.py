@@ -17,7 +17,10 @@ How a metric's verdict is reached (docs/statistics.md has the whole method):
   degrees of freedom), judged like Welch's; flagged ``single_seed``;
 - one value on each side: only ``min_delta`` decides (``min_delta``, ``single_seed``);
 - across the compared branches, each metric's p-values are Holm-adjusted; the winner needs
-  ``better`` after that adjustment, and a multi-seed branch outranks any single-seed one.
+  ``better`` after that adjustment, and a multi-seed branch outranks any single-seed one;
+- a side whose seeds all gave exactly the same primary value ignored its seed (a script
+  that fixes its own): its runs are copies of one, so they count as one run
+  (``seeds_ignored``) and no spread is claimed from them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "compare_metric",
     "latest_runs",
     "per_seed",
+    "seeds_ignored",
     "select_baseline",
 ]
 
@@ -166,6 +170,7 @@ class Baseline:
     branch: str
     commit: str | None
     runs: tuple[Run, ...]
+    seeds_ignored: bool = False  # every seed gave the same primary value: counted as one
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,7 @@ class BranchResult:
     commit: str | None
     runs: tuple[Run, ...]
     metrics: tuple[MetricComparison, ...]
+    seeds_ignored: bool = False  # every seed gave the same primary value: counted as one
 
     @property
     def states(self) -> dict[str, int]:
@@ -273,6 +279,59 @@ def per_seed(runs: Iterable[Run]) -> list[Run]:
         if kept is None or (r.created_at or "", r.id) > (kept.created_at or "", kept.id):
             newest[key] = r
     return sorted(newest.values(), key=lambda r: (r.seed is None, r.seed or 0, r.id))
+
+
+def seeds_ignored(runs: Iterable[Run], primary: MetricSpec | None) -> bool:
+    """True when two or more seeds finished and all gave exactly the same primary value:
+    the script did not use the seed it was given."""
+    counted = per_seed(runs)
+    if primary is None or len(counted) < 2:
+        return False
+    values = [r.metric(primary.name) for r in counted]
+    return None not in values and len(set(values)) == 1
+
+
+def _as_one_run(runs: Sequence[Run]) -> tuple[Run, ...]:
+    """The runs with the finished ones reduced to the newest: copies count once."""
+    finished = [r for r in runs if r.state is RunState.FINISHED]
+    newest = max(finished, key=lambda r: (r.created_at or "", r.id))
+    return tuple(r for r in runs if r.state is not RunState.FINISHED or r is newest)
+
+
+def _judged(
+    label: str, runs: tuple[Run, ...], primary: MetricSpec | None
+) -> tuple[tuple[Run, ...], bool, list[str]]:
+    """The runs a side is judged on, whether its seeds were ignored, and the warning."""
+    if not seeds_ignored(runs, primary):
+        return runs, False, []
+    assert primary is not None
+    counted = per_seed(runs)
+    value = counted[0].metric(primary.name)
+    warning = (
+        f"{label}: all {len(counted)} seeds gave exactly {primary.name} = {value:.6g}: the"
+        " script ignores its seed, so they count as one run and no significance is claimed"
+        " from them (pass {seed} in launch.args, or read HARNESS_SEED)"
+    )
+    return _as_one_run(runs), True, [warning]
+
+
+def _run_notes(label: str, runs: Sequence[Run], metrics: Sequence[MetricSpec]) -> list[str]:
+    """The runs' own warnings, and which value stood in for a metric never logged."""
+    said = Counter(w for r in runs for w in dict.fromkeys(r.warnings))
+    notes = [f"{label}: {w} ({count} of {len(runs)} run(s))" for w, count in said.items()]
+    for spec in metrics:
+        sources = Counter(r.metric_source(spec.name) for r in per_seed(runs))
+        if sources["final"]:
+            notes.append(
+                f"{label}: {spec.name} was not logged during training; the final evaluation's"
+                f" final/{spec.name} is used ({sources['final']} run(s))"
+            )
+        if sources["summary"]:
+            notes.append(
+                f"{label}: {spec.name} was not logged during training; the value the script"
+                f" set in the W&B summary is used ({sources['summary']} run(s))"
+            )
+    return notes
 
 
 def _sample(spec: MetricSpec, runs: Iterable[Run]) -> Sample | None:
@@ -416,8 +475,12 @@ def compare(
     """Compare ``branches`` (default: all with runs, but the baseline) with the baseline."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    primary = next((m for m in metrics if m.primary), None)
+    label = f"baseline {baseline_branch}"
     baseline = select_baseline(baseline_branch, runs)
-    base_runs = baseline.runs if baseline else ()
+    base_runs, base_ignored, warnings = _judged(label, baseline.runs if baseline else (), primary)
+    if baseline is not None:
+        baseline = replace(baseline, seeds_ignored=base_ignored)
     if branches is None:
         names = sorted({r.branch for r in runs if r.branch and r.branch != baseline_branch})
     else:
@@ -426,23 +489,27 @@ def compare(
     for r in runs:
         if r.branch in by_branch:
             by_branch[r.branch].append(r)
-    label = f"baseline {baseline_branch}"
-    warnings = _repeated_seed_warnings(label, base_runs)
+    warnings += _repeated_seed_warnings(label, base_runs)
     warnings += _nonfinite_warnings(label, base_runs, metrics)
+    warnings += _run_notes(label, baseline.runs if baseline else (), metrics)
     results = []
     for name in names:
         commit, group = latest_runs(by_branch[name])
+        judged, ignored, ignored_warning = _judged(name, group, primary)
+        warnings += ignored_warning
         warnings += _repeated_seed_warnings(name, group)
-        warnings += _nonfinite_warnings(name, group, metrics)
+        warnings += _nonfinite_warnings(name, judged, metrics)
+        warnings += _run_notes(name, group, metrics)
         results.append(
             BranchResult(
                 branch=name,
                 commit=commit,
                 runs=group,
                 metrics=tuple(
-                    compare_metric(spec, base_runs, group, confidence=confidence)
+                    compare_metric(spec, base_runs, judged, confidence=confidence)
                     for spec in metrics
                 ),
+                seeds_ignored=ignored,
             )
         )
     return Comparison(

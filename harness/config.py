@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from .runs import MetricSpec
 __all__ = [
     "BACKENDS",
     "CONFIG_FILE",
+    "MODULE_FLAGS",
     "AnalysisSettings",
     "CompareSettings",
     "GithubSettings",
@@ -45,6 +47,8 @@ _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$")
 _WANDB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+_MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
+MODULE_FLAGS = ("-m", "--module")  # the last word of a command that runs a module
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,12 @@ class WandbSettings:
 
 @dataclass(frozen=True)
 class LaunchSettings:
-    entry_point: str = "train.py"
+    entry_point: str = "train.py"  # a script in the repo; a module after ``command: python -m``
+    # The entry point's arguments; {seed}, {branch}, {commit} and {run_id} are filled in.
     args: tuple[str, ...] = ()
+    # The command the entry point runs under: ("python",) by default, or e.g. ("torchrun",
+    # "--nproc-per-node", "2") or ("accelerate", "launch"); "python" is the launch interpreter.
+    command: tuple[str, ...] = ("python",)
     seeds: int = 1
     timeout_s: float | None = None
     queue: str | None = None  # the W&B Launch queue (backend wandb); HARNESS_LAUNCH_QUEUE
@@ -297,16 +305,25 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     ln = _Reader(
         top.raw("launch"),
         f"{source}: launch",
-        {"entry_point", "args", "seeds", "timeout", "queue", "supersede"},
+        {"entry_point", "args", "command", "seeds", "timeout", "queue", "supersede"},
     )
+    command = _command(ln.raw("command"), f"{source}: launch.command")
     entry = ln.get("entry_point", str, LaunchSettings.entry_point)
-    if Path(entry).is_absolute() or ".." in Path(entry).parts:
+    if command[-1] in MODULE_FLAGS:
+        if not _MODULE.match(entry):
+            raise ConfigError(
+                f"{source}: launch.entry_point: after {' '.join(command)!r} it must be a"
+                f" module name like pkg.train, got {entry!r}"
+            )
+    elif Path(entry).is_absolute() or ".." in Path(entry).parts:
         raise ConfigError(
             f"{source}: launch.entry_point: must be a path inside the repo: {entry!r}"
         )
     args = ln.get("args", list, [])
-    if not all(isinstance(a, (str, int, float)) for a in args):
+    if not all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):
         raise ConfigError(f"{source}: launch.args: expected a list of strings")
+    if any("\0" in str(a) for a in args):
+        raise ConfigError(f"{source}: launch.args: an argument contains a NUL character")
     seeds = ln.get("seeds", int, 1)
     if not 1 <= seeds <= 100:
         raise ConfigError(f"{source}: launch.seeds: expected 1 to 100, got {seeds}")
@@ -314,6 +331,7 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     out["launch"] = LaunchSettings(
         entry_point=entry,
         args=tuple(str(a) for a in args),
+        command=command,
         seeds=seeds,
         timeout_s=parse_duration(timeout, f"{source}: launch.timeout") if timeout else None,
         queue=_queue(ln.get("queue", str, None), f"{source}: launch.queue"),
@@ -346,6 +364,31 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     )
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
     return out
+
+
+def _command(value: object, where: str) -> tuple[str, ...]:
+    """``launch.command``: a list of words, or one string split like a shell would."""
+    if value is None:
+        return LaunchSettings.command
+    if isinstance(value, str):
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: cannot split {value!r}: {exc}") from exc
+    elif isinstance(value, list) and all(isinstance(w, str) for w in value):
+        words = list(value)
+    else:
+        raise ConfigError(f"{where}: expected a command like 'torchrun --nproc-per-node 2'")
+    if not words or not words[0].strip():
+        raise ConfigError(f"{where}: the command is empty")
+    if any("\0" in w for w in words) or len(words) > 50:
+        raise ConfigError(f"{where}: expected at most 50 words without NUL characters")
+    if "/" in words[0] or words[0].startswith("-"):
+        raise ConfigError(
+            f"{where}: the program must be a bare name found on PATH or beside the launch"
+            f" Python (like torchrun), got {words[0]!r}"
+        )
+    return tuple(words)
 
 
 def _confidence(value: object, where: str) -> float:

@@ -23,8 +23,11 @@ from typing import Any
 __all__ = [
     "CURVES_FILE",
     "CURVE_POINTS",
+    "EXTRA_CURVES",
+    "FROM_WANDB",
     "MANIFEST_FILE",
     "SCHEMA_VERSION",
+    "TRACKED",
     "CurveBuffer",
     "bounded",
     "new_run_id",
@@ -39,6 +42,13 @@ MANIFEST_FILE = "harness.json"
 CURVES_FILE = "curves.json"
 SCHEMA_VERSION = 1
 CURVE_POINTS = 256  # per metric, in curves.json
+# Besides the declared metrics, these curves are kept for the run report (loss trend,
+# gradient-norm spikes), whoever fills the manifest.
+EXTRA_CURVES = ("train/loss", "diagnostics/grad_norm")
+# ``values_from``: who wrote config, summary and curves. harness.tracking while the run went,
+# or the launcher from the run's W&B offline log after the process ended.
+TRACKED = "harness.tracking"
+FROM_WANDB = "wandb"
 MAX_STRING = 2000
 MAX_ITEMS = 200
 MAX_DEPTH = 6

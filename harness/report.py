@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from .compare import BranchResult, Comparison, MetricComparison, Sample, Verdict
-from .runs import Run
+from .runs import MetricSpec, Run
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -198,11 +198,17 @@ def no_winner(comparison: Comparison) -> str:
     return text
 
 
+_IGNORED_SEEDS = (
+    "Every seed gave exactly the same primary value: the script ignores its seed, so its runs"
+    " count as one (see the warnings)."
+)
+
+
 def _short(commit: str | None) -> str:
     return commit[:7] if commit else "?"
 
 
-def _run_json(run: Run) -> dict[str, Any]:
+def _run_json(run: Run, metrics: Sequence[MetricSpec]) -> dict[str, Any]:
     return {
         "id": run.id,
         "name": run.name,
@@ -213,6 +219,17 @@ def _run_json(run: Run) -> dict[str, Any]:
         "reason": run.reason,
         "created_at": run.created_at,
         "ended_at": run.ended_at,
+        "values": {
+            spec.name: {
+                "last": run.metric(spec.name),
+                "best": run.metric(spec.name, which="best"),
+                "source": run.metric_source(spec.name),
+            }
+            for spec in metrics
+        },
+        "config": dict(run.config),
+        "values_from": run.values_from,
+        "warnings": list(run.warnings),
     }
 
 
@@ -298,7 +315,8 @@ class Report:
                 "branch": baseline.branch,
                 "commit": baseline.commit,
                 "n": len(baseline.runs),
-                "runs": [_run_json(r) for r in baseline.runs],
+                "seeds_ignored": baseline.seeds_ignored,
+                "runs": [_run_json(r, comp.metrics) for r in baseline.runs],
             },
             "branches": [
                 {
@@ -308,7 +326,8 @@ class Report:
                     "states": b.states,
                     "primary_verdict": b.primary_verdict,
                     "primary_holm_verdict": b.primary_holm_verdict,
-                    "runs": [_run_json(r) for r in b.runs],
+                    "seeds_ignored": b.seeds_ignored,
+                    "runs": [_run_json(r, comp.metrics) for r in b.runs],
                     "metrics": [_metric_json(m) for m in b.metrics],
                 }
                 for b in comp.branches
@@ -342,6 +361,8 @@ class Report:
         comp = self.comparison
         icon = _ICONS[result.primary_verdict]
         lines = [f"### {icon} {_md_escape(headline(comp, result))}", "", self._md_baseline(), ""]
+        if result.seeds_ignored:
+            lines += [f"⚠️ {_IGNORED_SEEDS}", ""]
         base_name = _md_cell(comp.baseline_branch)
         lines += [
             f"| metric | goal | {base_name} | {_md_cell(result.branch)} | Δ | verdict | evidence |",
@@ -416,6 +437,8 @@ class Report:
         comp = self.comparison
         verdict = focus.primary_verdict
         console.print(Text(f"{_ICONS[verdict]} {headline(comp, focus)}", style=_STYLES[verdict]))
+        if focus.seeds_ignored:
+            console.print(Text(f"⚠ {_IGNORED_SEEDS}", style="yellow"))
         table = _table(
             "metric",
             "goal",

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal, Protocol
 
-__all__ = ["Goal", "MetricSpec", "Run", "RunState", "RunStore"]
+__all__ = ["Goal", "MetricSource", "MetricSpec", "Run", "RunState", "RunStore"]
 
 Goal = Literal["maximize", "minimize"]
+MetricSource = Literal["logged", "final", "summary"]
 
 
 class RunState(str, Enum):
@@ -97,6 +98,11 @@ class Run:
     summary: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     reported_at: str | None = None  # set once the run's report was delivered
+    # Where a declared metric's value came from when not logged during training: "summary"
+    # (the script set wandb.run.summary[name]); see metric_source.
+    metric_sources: Mapping[str, str] = field(default_factory=dict)
+    values_from: str | None = None  # who filled config and summary (docs/manifest.md)
+    warnings: tuple[str, ...] = ()  # e.g. the script replaced the run's identity
 
     @property
     def short_commit(self) -> str:
@@ -109,7 +115,23 @@ class Run:
         called ``define_metric(summary="max,last")``. ``final`` prefers the last value;
         ``best`` prefers the min/max. Non-finite or missing values give ``None``.
         """
-        return _as_number(self._summary_value(name, which))
+        return _as_number(self._summary_value(self._key(name), which))
+
+    def metric_source(self, name: str) -> MetricSource | None:
+        """Which value ``metric(name)`` reads: ``logged`` during training, the ``final``
+        evaluation's ``final/<name>`` (nothing logged during training), or a ``summary``
+        value the script set; None when there is none."""
+        key = self._key(name)
+        if key not in self.summary:
+            return None
+        if key != name:
+            return "final"
+        return "summary" if self.metric_sources.get(name) == "summary" else "logged"
+
+    def _key(self, name: str) -> str:
+        """``name``, or ``final/<name>`` when only the final evaluation reported it."""
+        final = f"final/{name}"
+        return final if name not in self.summary and final in self.summary else name
 
     def metric_is_nonfinite(self, name: str, *, which: Literal["final", "best"] = "final") -> bool:
         """True when the summary holds the metric but as NaN or ±inf.
@@ -117,7 +139,7 @@ class Run:
         The manifest writer stores non-finite numbers as the strings ``"nan"``, ``"inf"``
         (JSON has no NaN), so those count too: such a run diverged rather than never logged.
         """
-        value = self._summary_value(name, which)
+        value = self._summary_value(self._key(name), which)
         if isinstance(value, float):
             return not math.isfinite(value)
         return isinstance(value, str) and value.strip().lower() in _NONFINITE_TEXT

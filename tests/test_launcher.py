@@ -69,7 +69,9 @@ def test_finished_run_is_tracked_reported_and_cleaned_up(repo: Path, home: Path)
 
     report = (home / "reports" / "exp" / "good.md").read_text()
     assert report.startswith("<!-- harness:report branch=exp%2Fgood -->")
-    assert "| **val/accuracy** | ↑ | 0.9 | 0.95 ± 0 (n=2) | +0.05 (+5.6%) | ✅ better |" in report
+    # The script logs the same value whatever its seed: its two runs count as one.
+    assert "| **val/accuracy** | ↑ | 0.9 | 0.95 | +0.05 (+5.6%) | ✅ better |" in report
+    assert "the script ignores its seed" in report
     assert not any((home / "worktrees").iterdir())
     assert git(repo, "worktree", "list").count("\n") == 0  # only the main worktree is left
 

@@ -414,10 +414,66 @@ def test_single_seed_with_no_spread_on_the_other_side_is_an_exact_difference() -
     assert apart.evidence.ci == (pytest.approx(0.05), pytest.approx(0.05))
     same = compare_metric(ACC, base, runs_of([0.9], branch="x"))
     assert same.verdict == "inconclusive" and same.evidence.p_value == 1.0
+    # Through compare(), seeds identical on the primary metric are copies of one run.
     comparison = compare(base + branch_runs("x", [0.95]), [ACC], baseline_branch="main")
-    assert headline(comparison, comparison.branches[0]).endswith(
-        "single seed, no spread in the baseline's seeds: exact difference"
+    assert comparison.baseline is not None and comparison.baseline.seeds_ignored
+    assert comparison.branches[0].metrics[0].evidence.test == "min_delta"
+
+
+def test_seeds_that_all_give_the_same_value_count_as_one_run() -> None:
+    """A script that ignores its seed gives copies: no spread is claimed from them, on
+    either side, and the report says so."""
+    base = runs_of([0.80, 0.81, 0.79, 0.80])
+    copies = runs_of([0.93, 0.93, 0.93], branch="x")
+    comparison = compare(base + copies, [ACC], baseline_branch="main")
+    [result] = comparison.branches
+    metric = result.metrics[0]
+    assert result.seeds_ignored and not comparison.baseline.seeds_ignored  # type: ignore[union-attr]
+    # One value against the baseline's spread (the prediction interval of one run), not
+    # Welch's test with three "runs" of zero spread, which would give p ≈ 0.
+    assert (metric.evidence.test, metric.evidence.n_candidate) == ("single_t", 1)
+    assert metric.evidence.single_seed and metric.evidence.p_value > 1e-4  # type: ignore[operator]
+    assert any("all 3 seeds gave exactly val/accuracy = 0.93" in w for w in comparison.warnings)
+    report = Report("summary", comparison)
+    assert report.to_json()["branches"][0]["seeds_ignored"] is True
+    assert "ignores its seed" in report.to_markdown()
+    # Seeds that differ are judged as before; one seed alone is no evidence of ignoring.
+    varied = compare(base + runs_of([0.93, 0.94, 0.92], branch="x"), [ACC], baseline_branch="main")
+    assert not varied.branches[0].seeds_ignored
+    assert varied.branches[0].metrics[0].evidence.test == "welch_t"
+    single = compare(base + runs_of([0.93], branch="x"), [ACC], baseline_branch="main")
+    assert not single.branches[0].seeds_ignored
+
+
+def test_a_metric_reported_only_after_training_is_compared_and_named() -> None:
+    """``log_validation(final=True)`` alone writes ``final/<name>``; a script may set a
+    plain summary value instead: either is the value compared, and the report says which."""
+    base = runs_of([0.80, 0.82], name="final/val/accuracy")
+    cand = [
+        Run(
+            id=f"x-{i}",
+            state=RunState.FINISHED,
+            branch="x",
+            commit="x-commit",
+            seed=i,
+            created_at="2026-01-01T00:00:00",
+            summary={"val/accuracy": value},
+            metric_sources={"val/accuracy": "summary"},
+        )
+        for i, value in enumerate([0.90, 0.91])
+    ]
+    assert (
+        base[0].metric("val/accuracy") == 0.80 and base[0].metric_source("val/accuracy") == "final"
     )
+    assert cand[0].metric_source("val/accuracy") == "summary"
+    assert Run(id="r", state=RunState.FINISHED).metric_source("val/accuracy") is None
+    comparison = compare(base + cand, [ACC], baseline_branch="main")
+    metric = comparison.branches[0].metrics[0]
+    assert metric.baseline is not None and metric.baseline.n == 2 and metric.verdict == "better"
+    assert any("final/val/accuracy is used (2 run(s))" in w for w in comparison.warnings)
+    assert any("set in the W&B summary is used (2 run(s))" in w for w in comparison.warnings)
+    values = Report("summary", comparison).to_json()["branches"][0]["runs"][0]["values"]
+    assert values["val/accuracy"] == {"last": 0.90, "best": 0.90, "source": "summary"}
 
 
 def test_one_value_on_each_side_uses_min_delta() -> None:

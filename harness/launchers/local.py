@@ -1,11 +1,14 @@
 """The local launcher: runs a branch's committed code in a git worktree, as an agent would.
 
 For each seed it creates the run's manifest (state ``running``) before starting anything,
-so a script that dies before importing harness is still recorded; checks the branch's commit
-out into ``HARNESS_HOME/worktrees/<run-id>``; runs the branch's own entry point with the run
-identity in the environment; streams output to the terminal and ``output.log``; finalizes
-state and exit code from the exit status (a signal, Ctrl-C or the timeout = ``crashed``);
-and removes the worktree. It never runs the working tree.
+so a script that dies before importing anything is still recorded; checks the branch's
+commit out into ``HARNESS_HOME/worktrees/<run-id>``; runs the branch's own entry point under
+its launch command with the run identity handed over the ways any script can read it (the
+``HARNESS_*`` variables for harness.tracking; for a plain ``wandb.init()``, W&B's own
+variables, offline into the run folder, and a ``config-defaults.yaml``); streams output to
+the terminal and ``output.log``; finalizes state and exit code from the exit status (a
+signal, Ctrl-C or the timeout = ``crashed``); fills the manifest from the W&B run when
+harness.tracking did not; and removes the worktree. It never runs the working tree.
 """
 
 from __future__ import annotations
@@ -19,19 +22,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from ..config import CONFIG_FILE, Settings, load_settings
+import yaml
+
+from ..config import CONFIG_FILE, MODULE_FLAGS, Settings, load_settings
 from ..git import Git
 from ..manifest import new_run_id, now_iso, update_manifest
 from ..runs import RunState
+from ..stores.local import fill_from_wandb
+from ..wandb_env import branch_tag, offline_variables
+from .command import RunValues, entry_exists, fill_placeholders, run_command
 
 __all__ = ["LaunchedRun", "LocalLauncher"]
 
 KILL_GRACE_S = 10.0
+RANK_HOOK = Path(__file__).resolve().parent / "ranks"  # sitecustomize: ranks > 0 log nothing
+CONFIG_DEFAULTS = "config-defaults.yaml"  # wandb reads it from the working directory
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
 
@@ -46,6 +56,7 @@ class LaunchedRun:
     reason: str | None
     duration_s: float
     run_dir: Path
+    warnings: tuple[str, ...] = ()
 
 
 def _describe_failure(lines: list[str], exit_code: int) -> str:
@@ -116,6 +127,10 @@ class LocalLauncher:
         run_dir = home / "runs" / run_id
         worktree = home / "worktrees" / run_id
         group = f"{branch}@{commit[:7]}"
+        launch = own.launch
+        values = RunValues(seed=seed, branch=branch, commit=commit, run_id=run_id)
+        module = launch.command[-1] in MODULE_FLAGS
+        shown = [*launch.command, launch.entry_point, *fill_placeholders(launch.args, values)]
         update_manifest(
             run_dir,
             name=f"{branch} s{seed}",
@@ -128,7 +143,8 @@ class LocalLauncher:
             reason=None,
             created_at=now_iso(),
             ended_at=None,
-            entry_point=own.launch.entry_point,
+            entry_point=launch.entry_point,
+            command=shown,
             launcher="local",
             project=self.settings.wandb.project,
         )
@@ -136,17 +152,20 @@ class LocalLauncher:
         state: RunState = RunState.CRASHED
         exit_code: int | None = None
         reason: str | None = "the launcher stopped unexpectedly"
+        warnings: list[str] = []
         try:
             self.git.run("worktree", "add", "--detach", "--quiet", str(worktree), commit)
-            entry = worktree / own.launch.entry_point
-            if not entry.is_file():
+            if not entry_exists(launch, worktree):
                 state, exit_code = RunState.FAILED, None
-                reason = f"entry point {own.launch.entry_point} does not exist at {commit[:7]}"
+                kind = "module" if module else "entry point"
+                reason = f"{kind} {launch.entry_point} does not exist at {commit[:7]}"
                 self.output(f"✘ {reason}")
             else:
-                env = self._environment(run_id, run_dir, worktree, branch, commit, seed, group)
-                python = own.launch.python or sys.executable
-                command = [python, "-u", str(entry), *own.launch.args]
+                identity = {"branch": branch, "commit": commit, "seed": seed, "group": group}
+                warnings += _hand_identity(worktree, identity)
+                env = self._environment(run_id, run_dir, worktree, values, group)
+                python = launch.python or sys.executable
+                command = run_command(launch, python=python, workdir=worktree, values=values)
                 prefix = f"{branch} s{seed}"
                 state, exit_code, reason = self._supervise(
                     command, worktree, env, run_dir / "output.log", prefix, timeout
@@ -167,27 +186,45 @@ class LocalLauncher:
                 ended_at=now_iso(),
                 duration_s=round(duration, 3),
             )
+            warnings += self._collect(run_dir, worktree, own)
             self._remove_worktree(worktree)
         mark = "✔" if state is RunState.FINISHED else "✘"
         detail = f" ({reason})" if reason else ""
         self.output(f"{mark} {branch} s{seed}: {state.value} in {duration:.1f}s{detail}")
+        for warning in warnings:
+            self.output(f"⚠ {branch} s{seed}: {warning}")
         return LaunchedRun(
-            run_id, branch, commit, seed, state, exit_code, reason, duration, run_dir
+            run_id,
+            branch,
+            commit,
+            seed,
+            state,
+            exit_code,
+            reason,
+            duration,
+            run_dir,
+            tuple(warnings),
         )
 
+    def _collect(self, run_dir: Path, worktree: Path, own: Settings) -> list[str]:
+        """After the process: W&B runs written inside the worktree move into the run folder
+        (Lightning's WandbLogger writes to ``save_dir="."``), then the manifest is filled
+        from the W&B run unless harness.tracking filled it."""
+        try:
+            _move_wandb_runs(worktree, run_dir / "wandb")
+            return fill_from_wandb(run_dir, own.metrics)
+        except (OSError, ValueError) as exc:
+            warning = f"its W&B run could not be read: {exc}"
+            update_manifest(run_dir, warnings=[warning])
+            return [warning]
+
     def _environment(
-        self,
-        run_id: str,
-        run_dir: Path,
-        worktree: Path,
-        branch: str,
-        commit: str,
-        seed: int,
-        group: str,
+        self, run_id: str, run_dir: Path, worktree: Path, values: RunValues, group: str
     ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "WANDB_"))}
-        # The branch's own harness package (if it has one) wins over the installed one.
-        pythonpath = [str(worktree), *filter(None, [os.environ.get("PYTHONPATH")])]
+        # The rank hook first; then the branch's own harness package (if it has one) wins
+        # over the installed one.
+        pythonpath = [str(RANK_HOOK), str(worktree), *filter(None, [os.environ.get("PYTHONPATH")])]
         env.update(
             PYTHONPATH=os.pathsep.join(pythonpath),
             PYTHONUNBUFFERED="1",
@@ -195,11 +232,19 @@ class LocalLauncher:
             HARNESS_HOME=str(self.settings.home),
             HARNESS_RUN_ID=run_id,
             HARNESS_RUN_DIR=str(run_dir),
-            HARNESS_BRANCH=branch,
-            HARNESS_COMMIT=commit,
-            HARNESS_SEED=str(seed),
+            HARNESS_BRANCH=values.branch,
+            HARNESS_COMMIT=values.commit,
+            HARNESS_SEED=str(values.seed),
             HARNESS_GROUP=group,
+        )
+        # What a plain wandb.init() reads: offline into the run folder, the harness's id
+        # (new for every run: Lightning resumes a reused id), group, tag and name.
+        env.update(offline_variables(run_dir))
+        env.update(
             WANDB_RUN_ID=run_id,
+            WANDB_RUN_GROUP=group,
+            WANDB_TAGS=branch_tag(values.branch),
+            WANDB_NAME=f"{values.branch} s{values.seed}",
             WANDB_PROJECT=self.settings.wandb.project,
         )
         return env
@@ -277,3 +322,39 @@ class LocalLauncher:
             self.git.run("worktree", "remove", "--force", str(worktree), check=False)
             shutil.rmtree(worktree, ignore_errors=True)
         self.git.run("worktree", "prune", check=False)
+
+
+def _hand_identity(worktree: Path, identity: Mapping[str, Any]) -> list[str]:
+    """Write the identity into the worktree's ``config-defaults.yaml``, which wandb reads
+    into ``wandb.config`` at init. Defaults only: the script's own config wins, and keys
+    the file already sets are left as they are."""
+    path = worktree / CONFIG_DEFAULTS
+    existing: object = {}
+    if path.exists():
+        try:
+            existing = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            existing = None
+        if not isinstance(existing, dict):
+            return [
+                f"its {CONFIG_DEFAULTS} is not a YAML mapping: branch, commit and seed"
+                " were not handed to wandb.config"
+            ]
+    merged: dict[Any, Any] = dict(existing) if isinstance(existing, dict) else {}
+    for key, value in identity.items():
+        merged.setdefault(key, {"value": value})
+    path.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
+    return []
+
+
+def _move_wandb_runs(worktree: Path, into: Path) -> None:
+    """Move the W&B offline runs written under the worktree (up to two folders down) into
+    ``into``: the worktree is deleted after the run."""
+    patterns = ("wandb/*run-*", "*/wandb/*run-*", "*/*/wandb/*run-*")
+    for pattern in patterns:
+        for folder in sorted(worktree.glob(pattern)):
+            if folder.is_dir() and any(folder.glob("run-*.wandb")):
+                into.mkdir(parents=True, exist_ok=True)
+                target = into / folder.name
+                if not target.exists():
+                    shutil.move(str(folder), str(target))

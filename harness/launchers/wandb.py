@@ -31,10 +31,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import Settings
+from ..config import MODULE_FLAGS, Settings
 from ..errors import BranchError, HarnessError, StoreError, UsageError
 from ..git import Git, validate_branch
 from ..stores.wandb import call_wandb, connect
+from .command import RunValues, fill_placeholders
 from .local import LocalLauncher
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "launch_on_wandb",
     "normalize_remote",
     "plan_wandb_launch",
+    "require_job_builder",
 ]
 
 HELPER_JOB_TYPE = "harness-create-job"  # the hidden run that logs the job (then deleted)
@@ -82,7 +84,7 @@ class WandbLaunchPlan:
     commit: str
     remote: str  # https URL the agent clones
     entry_point: str
-    args: tuple[str, ...]
+    args: tuple[str, ...]  # with placeholders: filled per queued run
     python: str  # major.minor
     python_source: str  # runtime.txt, .python-version or "this interpreter"
     requirements_path: str | None  # at the commit; None: an empty requirements file
@@ -93,6 +95,7 @@ class WandbLaunchPlan:
     seeds: int
     supersede: bool
     warnings: tuple[str, ...] = ()
+    command: tuple[str, ...] = ("python",)  # launch.command: what the agent runs it under
 
     @property
     def short(self) -> str:
@@ -112,7 +115,7 @@ class WandbLaunchPlan:
 
     @property
     def entrypoint(self) -> list[str]:
-        return ["python", self.entry_point]
+        return [*self.command, self.entry_point]
 
     def job_ref(self, entity: str | None = None) -> str:
         who = entity or self.entity or "<default entity>"
@@ -122,8 +125,9 @@ class WandbLaunchPlan:
         """What the agent hands the run as WANDB_CONFIG (merged into wandb.config)."""
         return {"branch": self.branch, "commit": self.commit, "seed": seed, "group": self.group}
 
-    def overrides(self, seed: int) -> dict[str, Any]:
-        return {"run_config": self.run_config(seed), "args": list(self.args)}
+    def overrides(self, seed: int, run_id: str) -> dict[str, Any]:
+        values = RunValues(seed=seed, branch=self.branch, commit=self.commit, run_id=run_id)
+        return {"run_config": self.run_config(seed), "args": fill_placeholders(self.args, values)}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -262,7 +266,8 @@ def plan_wandb_launch(
     where = f"{branch}@{commit[:7]}"
     own = LocalLauncher(settings, repo=repo).branch_settings(branch, commit)
     entry = own.launch.entry_point
-    if git.run("cat-file", "-t", f"{commit}:{entry}", check=False) != "blob":
+    module = own.launch.command[-1] in MODULE_FLAGS
+    if not module and git.run("cat-file", "-t", f"{commit}:{entry}", check=False) != "blob":
         raise BranchError(f"launch.entry_point {entry!r} does not exist at {where}")
     python, python_source = _python_version(git, commit, where)
     requirements_path, requirements = _requirements(git, commit, entry, where)
@@ -288,6 +293,7 @@ def plan_wandb_launch(
         seeds=seeds or own.launch.seeds,
         supersede=settings.launch.supersede,
         warnings=tuple(warnings),
+        command=own.launch.command,
     )
 
 
@@ -443,6 +449,33 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
+# The job is built with wandb internals (see _build_job), checked against these releases.
+JOB_BUILDER_WANDB = ((0, 31), (0, 31))  # lowest and highest (major, minor) tested
+
+
+def require_job_builder(version: str | None = None) -> None:
+    """A one-line UsageError unless this wandb is one the Launch job builder was tested on:
+    it uses wandb internals that change between releases. Training may use any supported
+    wandb; only the machine that queues jobs needs this one."""
+    if version is None:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            version = installed("wandb")
+        except PackageNotFoundError:
+            version = "none"
+    parts = re.match(r"^(\d+)\.(\d+)", version)
+    found = (int(parts.group(1)), int(parts.group(2))) if parts else None
+    low, high = JOB_BUILDER_WANDB
+    if found is None or not low <= found <= high:
+        span = ".".join(map(str, low)) + ("" if low == high else " to " + ".".join(map(str, high)))
+        raise UsageError(
+            f"launch-job --backend wandb builds Launch jobs with wandb {span}.x internals;"
+            f" this environment has wandb {version} (install the constraints.txt pins)"
+        )
+
+
 def _new_run_id() -> str:
     """A W&B run id (8 of [a-z0-9], as wandb makes them)."""
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
@@ -466,7 +499,7 @@ def _enqueue(
             queued.append(
                 launch_add(
                     job=plan.job_ref(entity),
-                    config={"overrides": plan.overrides(seed)},
+                    config={"overrides": plan.overrides(seed, run_id)},
                     entity=entity,
                     project=plan.project,
                     queue_name=plan.queue,
@@ -581,6 +614,7 @@ def launch_on_wandb(
 ) -> WandbLaunchOutcome:
     """Queue ``plan`` on W&B Launch. Nothing is queued unless every seed is."""
     say = output or (lambda line: None)
+    require_job_builder()
     # connect() reads the key's default entity outside its own error handling.
     api, entity = call_wandb("read the API key's default entity", lambda: connect(settings))
     if settings.wandb.base_url:  # launch_add makes its own clients from the environment

@@ -7,39 +7,60 @@ Layout (docs/manifest.md)::
     runs/<run-id>/output.log     full console log (written by the local launcher)
     runs/<run-id>/wandb/…        the untouched W&B offline run
 
-A run directory without a readable manifest is still listed: its W&B offline run is read
-with ``wandb leet inspect`` in a subprocess (never by importing wandb here), or it is shown
-with state ``unknown``. Problems become ``warnings``, never tracebacks.
+After a launched run ends, ``fill_from_wandb`` fills its manifest from the W&B offline run
+it wrote when harness.tracking did not (a plain ``wandb``, Hugging Face or Lightning
+script). A run directory without a readable manifest is still listed: its W&B offline run is
+read (wandb is imported only then), or it is shown with state ``unknown``. Problems become
+``warnings``, never tracebacks.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..manifest import CURVES_FILE, MANIFEST_FILE, now_iso, read_json, update_manifest
-from ..runs import Run, RunState
+from ..manifest import (
+    CURVES_FILE,
+    EXTRA_CURVES,
+    FROM_WANDB,
+    MANIFEST_FILE,
+    TRACKED,
+    now_iso,
+    read_json,
+    update_manifest,
+    write_json_atomic,
+)
+from ..runs import MetricSpec, Run, RunState
+from .offline import OfflineRun, read_offline_run
 
-__all__ = ["LocalStore", "find_wandb_run_dir"]
+__all__ = [
+    "LocalStore",
+    "fill_from_wandb",
+    "find_wandb_run_dir",
+    "public_summary",
+    "run_from_manifest",
+    "run_from_offline",
+    "wandb_run_dirs",
+]
 
-LEET_TIMEOUT_S = 60
+
+def wandb_run_dirs(run_dir: Path) -> list[Path]:
+    """The W&B offline run folders inside a run directory, oldest first (their names begin
+    with the start time)."""
+    if any(run_dir.glob("run-*.wandb")):
+        return [run_dir]
+    found = {p.parent for p in run_dir.glob("wandb/*run-*/run-*.wandb")}
+    found |= {p.parent for p in run_dir.glob("*run-*/run-*.wandb")}
+    return sorted(found, key=lambda p: (p.name.split("-", 2)[-1], p.name))
 
 
 def find_wandb_run_dir(run_dir: Path) -> Path | None:
-    """The W&B offline run folder inside a run directory (or the directory itself)."""
-    if any(run_dir.glob("run-*.wandb")):
-        return run_dir
-    candidates = sorted(run_dir.glob("wandb/*run-*/run-*.wandb")) + sorted(
-        run_dir.glob("*run-*/run-*.wandb")
-    )
-    return candidates[-1].parent if candidates else None
+    """The newest W&B offline run folder inside a run directory (or the directory itself)."""
+    folders = wandb_run_dirs(run_dir)
+    return folders[-1] if folders else None
 
 
 def _int(value: object) -> int | None:
@@ -65,8 +86,10 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
     """Build a Run from manifest fields, tolerating missing or mistyped optional ones."""
-    config = _mapping(data.get("config"))
+    config = {k: v for k, v in _mapping(data.get("config")).items() if not str(k).startswith("_")}
     tags = data.get("tags")
+    warnings = data.get("warnings")
+    sources = _mapping(data.get("metric_sources"))
     return Run(
         id=run_id,
         state=RunState.parse(data.get("state")),
@@ -84,51 +107,133 @@ def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
         summary=_mapping(data.get("summary")),
         tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
         reported_at=_str(data.get("reported_at")),
+        metric_sources={str(k): v for k, v in sources.items() if isinstance(v, str)},
+        values_from=_str(data.get("values_from")),
+        warnings=tuple(w for w in warnings if isinstance(w, str))
+        if isinstance(warnings, list)
+        else (),
     )
 
 
-def _wandb_cli() -> str | None:
-    beside = Path(sys.executable).parent / "wandb"
-    return str(beside) if beside.exists() else shutil.which("wandb")
-
-
-def read_wandb_offline(run_id: str, wandb_dir: Path) -> Run:
-    """Read a W&B offline run with ``wandb leet inspect --summary --json``."""
-    cli = _wandb_cli()
-    if cli is None:
-        raise ValueError("the wandb command is not installed")
-    env = {**os.environ, "WANDB_ERROR_REPORTING": "false", "WANDB_MODE": "offline"}
-    try:
-        done = subprocess.run(
-            [cli, "leet", "inspect", "--summary", "--json", str(wandb_dir)],
-            capture_output=True,
-            text=True,
-            timeout=LEET_TIMEOUT_S,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ValueError(f"wandb leet inspect took over {LEET_TIMEOUT_S}s") from exc
-    if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ValueError(f"wandb leet inspect failed: {detail}")
-    try:
-        data = json.loads(done.stdout)
-    except json.JSONDecodeError as exc:
-        raise ValueError("wandb leet inspect printed no JSON") from exc
-    summary = {k: v for k, v in _mapping(data.get("summary")).items() if not k.startswith("_")}
+def run_from_offline(run_id: str, offline: OfflineRun) -> Run:
+    """A Run from a W&B offline run alone (a run folder without a manifest)."""
+    state = "finished" if offline.exit_code == 0 else "failed" if offline.ended else "crashed"
     return run_from_manifest(
         run_id,
         {
-            "state": data.get("state"),
-            "exit_code": data.get("exit_code"),
-            "created_at": data.get("start_time"),
-            "name": data.get("name"),
-            "config": data.get("config"),
-            "summary": summary,
-            "tags": data.get("tags"),
+            "state": state,
+            "exit_code": offline.exit_code,
+            "name": offline.name,
+            "group": offline.group,
+            "config": offline.config,
+            "summary": public_summary(offline.summary),
+            "tags": list(offline.tags),
         },
     )
+
+
+def public_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """W&B's summary without its own keys (``_step``, ``_runtime``, ``_wandb.*``…)."""
+    return {k: v for k, v in summary.items() if not k.startswith("_")}
+
+
+def _filled_summary(
+    offline: OfflineRun, metrics: Sequence[MetricSpec]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The manifest summary of a run read from W&B, and where each declared metric came from.
+
+    A declared metric logged during training is ``{"last": v, "max"|"min": best}`` (the
+    shape harness.tracking writes); one never logged but set in the summary (a script's
+    ``wandb.run.summary[name] = v``) is that plain value, its source ``summary``.
+    """
+    summary = public_summary(offline.summary)
+    sources: dict[str, str] = {}
+    for spec in metrics:
+        series = offline.series.get(spec.name)
+        if series is not None and series.count:
+            best = series.high if spec.goal == "maximize" else series.low
+            entry: dict[str, Any] = {"last": series.last}
+            if best is not None:
+                entry["max" if spec.goal == "maximize" else "min"] = best
+            summary[spec.name] = entry
+        elif spec.name in summary:
+            sources[spec.name] = "summary"
+    return summary, sources
+
+
+def _identity_warnings(manifest: Mapping[str, Any], offline: OfflineRun) -> list[str]:
+    """Where the script replaced the identity the launcher handed it."""
+    found = []
+    run_id, group = manifest.get("id"), manifest.get("group")
+    if offline.run_id and run_id and offline.run_id != run_id:
+        found.append(
+            "the script chose its own W&B run id (wandb.init(id=…)): W&B knows the run by"
+            " another id than the harness"
+        )
+    if group and offline.group != group:
+        chosen = f"its own group {offline.group!r}" if offline.group else "no group"
+        found.append(
+            f"the script set {chosen} (wandb.init(group=…)), not {group!r}: its seeds are"
+            " not grouped together in W&B"
+        )
+    seed, logged = manifest.get("seed"), offline.config.get("seed")
+    own_seed = isinstance(logged, int) and not isinstance(logged, bool) and logged != seed
+    if isinstance(seed, int) and own_seed:
+        found.append(
+            f"the script's config says seed {logged}, not the launcher's seed: it picks its"
+            " own seed (pass {seed} in launch.args)"
+        )
+    return found
+
+
+def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
+    """Fill a launched run's manifest from the W&B offline run it wrote, unless
+    harness.tracking already did: config, summary, curves of the declared metrics, the
+    identity the run recorded, and warnings. Returns the warnings."""
+    manifest_path = run_dir / MANIFEST_FILE
+    manifest = read_json(manifest_path) if manifest_path.exists() else {}
+    if manifest.get("values_from") == TRACKED:
+        return []
+    folders = wandb_run_dirs(run_dir)
+    if not folders:
+        warnings = (
+            ["the run wrote no W&B run: nothing it logged can be compared"]
+            if manifest.get("state") == RunState.FINISHED.value
+            else []
+        )
+        update_manifest(run_dir, warnings=warnings)
+        return warnings
+    own = [f for f in folders if f.name.endswith(f"-{run_dir.name}")]
+    chosen = (own or folders)[-1]
+    warnings = []
+    if len(folders) > 1:
+        warnings.append(f"the run wrote {len(folders)} W&B runs; read {chosen.name}")
+    keys = [*(m.name for m in metrics), *EXTRA_CURVES]
+    try:
+        offline = read_offline_run(chosen, keys)
+    except ValueError as exc:
+        warnings.append(f"its W&B run is unreadable: {exc}")
+        update_manifest(run_dir, warnings=warnings)
+        return warnings
+    summary, sources = _filled_summary(offline, metrics)
+    warnings += _identity_warnings(manifest, offline)
+    if offline.skipped:
+        warnings.append(f"{offline.skipped} record(s) of its W&B run could not be read")
+    curves = {key: s.curve.snapshot() for key, s in offline.series.items() if s.count}
+    write_json_atomic(run_dir / CURVES_FILE, curves, indent=None)
+    update_manifest(
+        run_dir,
+        config=offline.config,
+        summary=summary,
+        metric_sources=sources,
+        values_from=FROM_WANDB,
+        wandb_run_dir=str(chosen.relative_to(run_dir)),
+        wandb_run_id=offline.run_id,
+        wandb_version=(offline.producer or "").split("+")[0] or None,
+        history_rows=offline.rows,
+        warnings=warnings,
+    )
+    return warnings
 
 
 class LocalStore:
@@ -155,7 +260,7 @@ class LocalStore:
             self.warnings.append(f"run {run_id}: {problem} and no W&B run; shown as unknown")
             return Run(id=run_id, state=RunState.UNKNOWN, reason=problem)
         try:
-            run = read_wandb_offline(run_id, wandb_dir)
+            run = run_from_offline(run_id, read_offline_run(wandb_dir))
         except (ValueError, OSError) as exc:
             self.warnings.append(f"run {run_id}: {problem}; W&B run unreadable ({exc})")
             return Run(id=run_id, state=RunState.UNKNOWN, reason=problem)

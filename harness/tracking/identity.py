@@ -20,6 +20,7 @@ from typing import Any
 from ..config import Settings
 from ..git import Git
 from ..manifest import new_run_id
+from ..wandb_env import offline_variables, process_rank
 
 __all__ = [
     "RunIdentity",
@@ -49,10 +50,10 @@ def _int(text: str | None) -> int | None:
 
 
 def tracking_disabled(env: Mapping[str, str]) -> str | None:
-    """Why this process must not create a run (a torchrun rank > 0, or switched off)."""
+    """Why this process must not create a run (a rank > 0, or switched off)."""
     if env.get("HARNESS_TRACKING", "").lower() in ("off", "0", "false", "disabled"):
         return "HARNESS_TRACKING is off"
-    rank = _int(env.get("RANK"))
+    rank = process_rank(env)
     if rank:
         return f"rank {rank} (only rank 0 tracks)"
     return None
@@ -114,15 +115,5 @@ def resolve_identity(settings: Settings, env: Mapping[str, str]) -> RunIdentity:
 
 def offline_environment(run_dir: Path) -> None:
     """Make W&B run offline, whatever WANDB_API_KEY says, and write only inside ``run_dir``."""
-    os.environ["WANDB_MODE"] = "offline"
-    os.environ["WANDB_ERROR_REPORTING"] = "false"  # else a telemetry DNS lookup happens
+    os.environ.update(offline_variables(run_dir))
     os.environ.setdefault("WANDB_SILENT", "true")
-    for name, sub in (
-        ("WANDB_DIR", ""),
-        ("WANDB_DATA_DIR", "wandb-data"),
-        ("WANDB_CACHE_DIR", "wandb-cache"),
-        ("WANDB_CONFIG_DIR", "wandb-config"),
-    ):
-        path = run_dir / sub if sub else run_dir
-        path.mkdir(parents=True, exist_ok=True)
-        os.environ[name] = str(path)

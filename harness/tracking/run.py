@@ -16,7 +16,15 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..config import Settings
-from ..manifest import CURVES_FILE, CurveBuffer, now_iso, update_manifest, write_json_atomic
+from ..manifest import (
+    CURVES_FILE,
+    EXTRA_CURVES,
+    TRACKED,
+    CurveBuffer,
+    now_iso,
+    update_manifest,
+    write_json_atomic,
+)
 from ..runs import MetricSpec
 from .diagnostics import StepMeter, gpu_memory, grad_norms, learning_rates, param_groups, to_float
 from .identity import RunIdentity
@@ -28,9 +36,6 @@ MANIFEST_EVERY_S = 15.0  # how often a live run refreshes its manifest and curve
 # Rows go to W&B in bursts: a lone wandb.log in a training loop costs ~1 ms here, a burst
 # of them ~0.3 ms each (benchmarks/tracking_overhead.py). A row waits at most this long:
 EMIT_AFTER_S = 5.0
-# Besides the declared metrics, the local store keeps these curves for the run report
-# (loss trend, gradient-norm spikes).
-EXTRA_CURVES = ("train/loss", "diagnostics/grad_norm")
 EMIT_ROWS = 32
 MAX_CHECKPOINTS_LISTED = 20
 
@@ -420,7 +425,9 @@ class Tracker(NoopTracker):
         write_json_atomic(run_dir / CURVES_FILE, curves, indent=None)
         if self._checkpoints:
             extra["checkpoints"] = self._checkpoints
-        update_manifest(run_dir, config=self.config, summary=self._summary, **extra)
+        update_manifest(
+            run_dir, config=self.config, summary=self._summary, values_from=TRACKED, **extra
+        )
         self._last_write = time.monotonic()
 
     def finish(self, *, exit_code: int = 0, reason: str | None = None) -> None:

@@ -1,0 +1,1 @@
+"""The local launcher's start-up hook for multi-process runs (see sitecustomize.py)."""

@@ -1,0 +1,42 @@
+"""Rank 0 alone logs to W&B: the local launcher puts this folder first on PYTHONPATH.
+
+Python imports ``sitecustomize`` at start-up, in every process, so each rank that torchrun,
+``accelerate launch`` or an MPI launcher starts runs this before the training script. A
+rank above 0 gets ``WANDB_MODE=disabled``: its ``wandb.init()`` returns a run that records
+nothing, and exactly one run, rank 0's, is recorded. Then the environment's own
+``sitecustomize`` (if there is one further along the path) runs as it would have.
+
+Standard library only: this runs before anything else is importable.
+"""
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+# The same list as harness.wandb_env.RANK_VARIABLES (this file cannot import harness).
+_RANKS = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "LOCAL_RANK")
+
+
+def _rank() -> int | None:
+    for name in _RANKS:
+        text = os.environ.get(name, "").strip()
+        if text.isdigit():
+            return int(text)
+    return None
+
+
+def _chain() -> None:
+    """Run the next ``sitecustomize`` on the path, which this one hides."""
+    here = Path(__file__).resolve().parent
+    rest = [p for p in sys.path if Path(p or os.curdir).resolve() != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is not None and spec.loader is not None:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+
+
+if os.environ.get("HARNESS_RUN_ID") and (_rank() or 0) > 0:
+    os.environ["WANDB_MODE"] = "disabled"
+_chain()
