@@ -10,6 +10,8 @@ CLAUDE_CODE ?= @anthropic-ai/claude-code@2.1.328
 TOOLS  := .tools
 CLAUDE := $(TOOLS)/node_modules/.bin/claude
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+# The tested versions (pyproject.toml has the accepted ranges).
+PINS   := -c constraints.txt
 
 # Test workers (pytest-xdist): two per core, since many tests wait on the processes they
 # start (measured on 2 cores: 4 workers beat 2 by about 10%); PYTEST_WORKERS=0 runs in-process.
@@ -23,14 +25,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # One stamp per set of extras, redone whenever pyproject.toml changes.
-$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.demo-installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,plot]"
+	$(PIP) install $(PINS) -e ".[train,plot]"
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,llm,github,dev,plot]"
+	$(PIP) install $(PINS) -e ".[train,llm,github,dev,plot,integrations]"
 	touch $@
 
 demo: $(VENV)/.demo-installed

@@ -11,9 +11,10 @@ fi
 python="$(command -v python3 || command -v python)"
 if command -v uv >/dev/null 2>&1; then
   uv venv --quiet --python "$python" "$venv"
-  uv pip install --quiet --python "$venv/bin/python" "$src[github,llm]"
+  uv pip install --quiet --python "$venv/bin/python" -c "$src/constraints.txt" "$src[github,llm]"
 else
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$src[github,llm]"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -c "$src/constraints.txt" "$src[github,llm]"
 fi
 "$venv/bin/harness" --version

@@ -51,7 +51,12 @@ def ended_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 # The longest tests start first, so that no worker is left with a long test at the end
 # (longest-processing-time-first); within a group, collection order (and each module's
 # tests together) is kept. Modules not named come last.
-FIRST = {"test_demo.py": 0, "test_workflows.py": 1, "test_wandb_launch.py": 2}
+FIRST = {
+    "test_demo.py": 0,
+    "test_integrations.py": 1,
+    "test_workflows.py": 2,
+    "test_wandb_launch.py": 3,
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -169,6 +169,9 @@ def test_a_cut_log_reads_to_its_last_whole_record(
     partial = read_offline_run(cut, ["val/accuracy"])
     assert partial.run_id == whole.run_id and not partial.ended
     assert partial.rows <= whole.rows
+    log.write_bytes(b"")  # what a writer that hung before its first record leaves
+    with pytest.raises(ValueError, match="is empty: the run wrote nothing"):
+        read_offline_run(cut)
     log.write_bytes(b"not a log at all")
     with pytest.raises(ValueError, match="is not a W&B run log"):
         read_offline_run(cut)

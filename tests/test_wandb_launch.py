@@ -159,6 +159,16 @@ def test_three_seeds_are_three_items_of_one_job_in_one_group(served: Served) -> 
     repo, server, _ = served
     commit = git(repo, "rev-parse", "exp/x")
 
+    commit_file(
+        repo,
+        "harness.yaml",
+        CONFIG.replace("['--lr=0.1']", "['--lr=0.1', '--seed', '{seed}', '--id={run_id}']"),
+        branch="exp/x",
+    )
+    git(repo, "checkout", "--quiet", "main")
+    push(repo, "exp/x")
+    commit = git(repo, "rev-parse", "exp/x")
+
     done = launch(served, "--branch", "exp/x", "--seeds", "3")
 
     assert done.returncode == 0, done.stderr
@@ -167,6 +177,15 @@ def test_three_seeds_are_three_items_of_one_job_in_one_group(served: Served) -> 
     assert {c["group"] for c in configs} == {f"exp/x@{commit[:7]}"}
     assert len({item["runSpec"]["run_id"] for item in server.queued}) == 3
     assert len(server.artifacts) == 1
+    # Each item's arguments have its own seed and run id filled in.
+    for seed, item in enumerate(server.queued):
+        spec = item["runSpec"]
+        assert spec["overrides"]["args"] == [
+            "--lr=0.1",
+            "--seed",
+            str(seed),
+            f"--id={spec['run_id']}",
+        ]
     queue_url = f"{server.url}/team/launch/{server.queues['gpus']['id']}"
     run_ids = [item["runSpec"]["run_id"] for item in server.queued]
     assert done.stdout.splitlines()[-5:] == [
@@ -439,13 +458,24 @@ for step in range(1, 4):
     run.log({"val/accuracy": 0.5 + step / 10}, step=step)
 run.finish()
 """
+# A script that knows nothing of the harness: the agent's WANDB_CONFIG alone carries the
+# branch into wandb.config.
+PLAIN_AGENT_RUN = """
+import wandb
+run = wandb.init(config={"lr": 0.1})
+for step in range(1, 4):
+    run.log({"val/accuracy": 0.5 + step / 10}, step=step)
+run.finish()
+"""
 
 
+@pytest.mark.parametrize("script", [AGENT_RUN, PLAIN_AGENT_RUN], ids=["tracking", "plain"])
 def test_a_run_started_by_a_launch_agent_is_read_back_by_the_store(
-    served: Served, tmp_path: Path
+    served: Served, tmp_path: Path, script: str
 ) -> None:
     """The queued run config reaches wandb.config, the run logs online (harness.yaml says
-    backend local), and check-results finds it under its branch."""
+    backend local), and check-results finds it under its branch, whether the script uses
+    harness.tracking or plain wandb."""
     repo, server, env = served
     data = launched(served, "--branch", "exp/x")
     item = next(i for i in server.queued if i["id"] == data["items"][0]["id"])
@@ -466,7 +496,7 @@ def test_a_run_started_by_a_launch_agent_is_read_back_by_the_store(
         "metrics:\n  - {name: val/accuracy, goal: maximize, primary: true}\n"
     )
     ran = subprocess.run(
-        [sys.executable, "-c", AGENT_RUN],
+        [sys.executable, "-c", script],
         cwd=repo,
         env=agent_env,
         capture_output=True,
@@ -481,7 +511,8 @@ def test_a_run_started_by_a_launch_agent_is_read_back_by_the_store(
         "exp/x",
         git(repo, "rev-parse", "exp/x"),
     )
-    assert run.group == run_config["group"]
+    if script is AGENT_RUN:  # a plain wandb.init() takes no group from the run config
+        assert run.group == run_config["group"]
     shown = subprocess.run(
         [str(BIN / "check-results"), "runs", "--branch", "exp/x", "--format", "json"],
         cwd=repo,

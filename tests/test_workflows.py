@@ -85,6 +85,8 @@ def warm_uv_cache(source: Path, tmp: Path) -> None:
             "--quiet",
             "--python",
             str(venv / "bin" / "python"),
+            "-c",
+            str(source / "constraints.txt"),
             f"{source}[github,llm]",
         ],
         env=env,
