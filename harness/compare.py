@@ -319,8 +319,9 @@ def _run_notes(label: str, runs: Sequence[Run], metrics: Sequence[MetricSpec]) -
     """The runs' own warnings, and which value stood in for a metric never logged."""
     said = Counter(w for r in runs for w in dict.fromkeys(r.warnings))
     notes = [f"{label}: {w} ({count} of {len(runs)} run(s))" for w, count in said.items()]
+    counted = per_seed(runs)
     for spec in metrics:
-        sources = Counter(r.metric_source(spec.name) for r in per_seed(runs))
+        sources = Counter(r.metric_source(spec.name) for r in counted)
         if sources["final"]:
             notes.append(
                 f"{label}: {spec.name} was not logged during training; the final evaluation's"

@@ -208,8 +208,9 @@ def _short(commit: str | None) -> str:
     return commit[:7] if commit else "?"
 
 
-def _run_json(run: Run, metrics: Sequence[MetricSpec]) -> dict[str, Any]:
-    return {
+def _run_json(run: Run, metrics: Sequence[MetricSpec], *, config: bool) -> dict[str, Any]:
+    """A run in the JSON output; its config only where one branch is shown (summary)."""
+    shown: dict[str, Any] = {
         "id": run.id,
         "name": run.name,
         "url": run.url,
@@ -227,10 +228,12 @@ def _run_json(run: Run, metrics: Sequence[MetricSpec]) -> dict[str, Any]:
             }
             for spec in metrics
         },
-        "config": dict(run.config),
         "values_from": run.values_from,
         "warnings": list(run.warnings),
     }
+    if config:
+        shown["config"] = dict(run.config)
+    return shown
 
 
 def _sample_json(sample: Sample | None) -> dict[str, Any] | None:
@@ -302,6 +305,7 @@ class Report:
         comp = self.comparison
         baseline = comp.baseline
         winner = comp.winner
+        detailed = self.kind == "summary"
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": self.kind,
@@ -316,7 +320,7 @@ class Report:
                 "commit": baseline.commit,
                 "n": len(baseline.runs),
                 "seeds_ignored": baseline.seeds_ignored,
-                "runs": [_run_json(r, comp.metrics) for r in baseline.runs],
+                "runs": [_run_json(r, comp.metrics, config=detailed) for r in baseline.runs],
             },
             "branches": [
                 {
@@ -327,7 +331,7 @@ class Report:
                     "primary_verdict": b.primary_verdict,
                     "primary_holm_verdict": b.primary_holm_verdict,
                     "seeds_ignored": b.seeds_ignored,
-                    "runs": [_run_json(r, comp.metrics) for r in b.runs],
+                    "runs": [_run_json(r, comp.metrics, config=detailed) for r in b.runs],
                     "metrics": [_metric_json(m) for m in b.metrics],
                 }
                 for b in comp.branches
