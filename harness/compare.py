@@ -281,14 +281,23 @@ def per_seed(runs: Iterable[Run]) -> list[Run]:
     return sorted(newest.values(), key=lambda r: (r.seed is None, r.seed or 0, r.id))
 
 
-def seeds_ignored(runs: Iterable[Run], primary: MetricSpec | None) -> bool:
-    """True when two or more seeds finished and all gave exactly the same primary value:
-    the script did not use the seed it was given."""
+def seeds_ignored(runs: Iterable[Run], metrics: Sequence[MetricSpec]) -> bool:
+    """True when two or more seeds finished and gave exactly the same primary value, and
+    the same last and best value of every other declared metric they logged: the script
+    did not use the seed it was given. (A metric with few possible values, such as accuracy
+    on a small set, can tie by chance; the other metrics must tie too.)"""
     counted = per_seed(runs)
+    primary = next((m for m in metrics if m.primary), None)
     if primary is None or len(counted) < 2:
         return False
-    values = [r.metric(primary.name) for r in counted]
-    return None not in values and len(set(values)) == 1
+    for spec in metrics:
+        for which in ("final", "best"):
+            values = [r.metric(spec.name, which=which) for r in counted]
+            if spec is primary and None in values:
+                return False
+            if len(set(values)) > 1:
+                return False
+    return True
 
 
 def _as_one_run(runs: Sequence[Run]) -> tuple[Run, ...]:
@@ -299,16 +308,17 @@ def _as_one_run(runs: Sequence[Run]) -> tuple[Run, ...]:
 
 
 def _judged(
-    label: str, runs: tuple[Run, ...], primary: MetricSpec | None
+    label: str, runs: tuple[Run, ...], metrics: Sequence[MetricSpec]
 ) -> tuple[tuple[Run, ...], bool, list[str]]:
     """The runs a side is judged on, whether its seeds were ignored, and the warning."""
-    if not seeds_ignored(runs, primary):
+    primary = next((m for m in metrics if m.primary), None)
+    if primary is None or not seeds_ignored(runs, metrics):
         return runs, False, []
-    assert primary is not None
     counted = per_seed(runs)
     value = counted[0].metric(primary.name)
     warning = (
-        f"{label}: all {len(counted)} seeds gave exactly {primary.name} = {value:.6g}: the"
+        f"{label}: all {len(counted)} seeds gave exactly {primary.name} = {value:.6g} (and"
+        " the same value of every other declared metric): the"
         " script ignores its seed, so they count as one run and no significance is claimed"
         " from them (pass {seed} in launch.args, or read HARNESS_SEED)"
     )
@@ -476,10 +486,9 @@ def compare(
     """Compare ``branches`` (default: all with runs, but the baseline) with the baseline."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    primary = next((m for m in metrics if m.primary), None)
     label = f"baseline {baseline_branch}"
     baseline = select_baseline(baseline_branch, runs)
-    base_runs, base_ignored, warnings = _judged(label, baseline.runs if baseline else (), primary)
+    base_runs, base_ignored, warnings = _judged(label, baseline.runs if baseline else (), metrics)
     if baseline is not None:
         baseline = replace(baseline, seeds_ignored=base_ignored)
     if branches is None:
@@ -490,13 +499,13 @@ def compare(
     for r in runs:
         if r.branch in by_branch:
             by_branch[r.branch].append(r)
-    warnings += _repeated_seed_warnings(label, base_runs)
+    warnings += _repeated_seed_warnings(label, baseline.runs if baseline else ())
     warnings += _nonfinite_warnings(label, base_runs, metrics)
     warnings += _run_notes(label, baseline.runs if baseline else (), metrics)
     results = []
     for name in names:
         commit, group = latest_runs(by_branch[name])
-        judged, ignored, ignored_warning = _judged(name, group, primary)
+        judged, ignored, ignored_warning = _judged(name, group, metrics)
         warnings += ignored_warning
         warnings += _repeated_seed_warnings(name, group)
         warnings += _nonfinite_warnings(name, judged, metrics)

@@ -350,7 +350,7 @@ class Report:
             lines += ["", f"<sub>{method_note(self.comparison)}</sub>"]
         if self.all_warnings:
             lines += ["", "<details><summary>Warnings</summary>", ""]
-            lines += [f"- {_md_escape(w)}" for w in self.all_warnings]
+            lines += [f"- {_md_escape(' '.join(w.split()))}" for w in self.all_warnings]
             lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
 

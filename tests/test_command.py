@@ -3,10 +3,13 @@ W&B offline logs on the real runs of the shared store."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from harness.launchers.wandb import require_job_builder
 from harness.manifest import read_json
 from harness.stores.local import LocalStore, find_wandb_run_dir
 from harness.stores.offline import LOG_HEADER, read_offline_run
-from harness.wandb_env import branch_tag, process_rank
+from harness.wandb_env import RANK_VARIABLES, branch_tag, process_rank
 
 from .helpers import offline_env
 
@@ -178,3 +181,79 @@ def test_a_cut_log_reads_to_its_last_whole_record(
     log.write_bytes(LOG_HEADER + b"\x00" + b"\xff" * 300)
     with pytest.raises(ValueError, match="holds no run"):
         read_offline_run(cut)
+
+
+def write_log(path: Path, records: list[bytes], *, corrupt: int | None = None) -> None:
+    """A W&B log of ``records`` framed as wandb frames them (LevelDB's log format, CRC-32 of
+    kind + data); ``corrupt``: the index of a record whose first chunk's checksum is wrong."""
+    out = bytearray(LOG_HEADER + b"\x00")
+    for index, data in enumerate(records):
+        first = True
+        while True:
+            room = 32 * 1024 - len(out) % (32 * 1024)
+            if room < 7:
+                out += b"\x00" * room
+                continue
+            piece, data = data[: room - 7], data[room - 7 :]
+            kind = (1 if not data else 2) if first else (4 if not data else 3)
+            crc = zlib.crc32(piece, zlib.crc32(bytes((kind,))))
+            if index == corrupt and first:
+                crc ^= 1
+            out += struct.pack("<IHB", crc, len(piece), kind) + piece
+            first = False
+            if not data:
+                break
+    path.write_bytes(bytes(out))
+
+
+def history_record(step: int, value: str) -> bytes:
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    record = pb.Record()
+    record.history.step.num = step
+    item = record.history.item.add()
+    item.nested_key.append("val/loss")
+    item.value_json = value
+    return bytes(record.SerializeToString())
+
+
+def test_records_split_across_blocks_checksums_and_hostile_values(tmp_path: Path) -> None:
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    run = pb.Record()
+    run.run.run_id = "abcd1234"
+    big = pb.Record()  # a config record larger than two blocks: split into chunks
+    item = big.config.update.add()
+    item.key, item.value_json = "notes", json.dumps("x" * 70_000)
+    records = [
+        bytes(run.SerializeToString()),
+        bytes(big.SerializeToString()),
+        history_record(0, "0.5"),
+        history_record(1, "1" + "0" * 400),  # an integer past a float's range: no value
+        history_record(2, "[" * 100_000),  # nested past the recursion limit: not a number
+        history_record(3, '"NaN"'),
+        history_record(4, "0.25"),
+    ]
+    folder = tmp_path / "offline-run-20260101_000000-abcd1234"
+    folder.mkdir()
+    write_log(folder / "run-abcd1234.wandb", records)
+    offline = read_offline_run(folder, ["val/loss"])
+    assert offline.run_id == "abcd1234" and offline.skipped == 0 and offline.rows == 5
+    assert offline.config["notes"] == "x" * 70_000
+    series = offline.series["val/loss"]
+    assert (series.count, series.last, series.low, series.high) == (3, 0.25, 0.25, 0.5)
+    # One record with a bad checksum is one skipped record, the rest read on.
+    write_log(folder / "run-abcd1234.wandb", records, corrupt=1)
+    damaged = read_offline_run(folder, ["val/loss"])
+    assert damaged.skipped == 1 and "notes" not in damaged.config and damaged.rows == 5
+
+
+def test_the_rank_lists_agree() -> None:
+    """The start-up hook cannot import harness: its copy of the list must stay the same."""
+    tree = ast.parse((RANK_HOOK / "sitecustomize.py").read_text())
+    [ranks] = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "_RANKS"
+    ]
+    assert ast.literal_eval(ranks) == RANK_VARIABLES

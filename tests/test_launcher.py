@@ -236,3 +236,27 @@ def test_launch_python_runs_the_entry_point(repo: Path, home: Path, tmp_path: Pa
         timeout=60,
     )
     assert bad.returncode == 2 and "HARNESS_LAUNCH_PYTHON: not an executable file" in bad.stderr
+
+
+def test_wandb_runs_are_moved_out_of_the_worktree_but_never_through_a_symlink(
+    repo: Path, home: Path, tmp_path: Path
+) -> None:
+    """A W&B run written inside the worktree is kept (Lightning writes to ``save_dir="."``);
+    a folder outside it that a committed symlink points at is left where it is."""
+    outside = tmp_path / "outside" / "wandb" / "offline-run-20260101_000000-other001"
+    outside.mkdir(parents=True)
+    (outside / "run-other001.wandb").write_bytes(b"not ours")
+    (repo / "outputs").symlink_to(tmp_path / "outside")
+    script = (
+        "import os\n"
+        "d = 'logs/wandb/offline-run-20260101_000000-mine0001'\n"
+        "os.makedirs(d)\n"
+        "open(os.path.join(d, 'run-mine0001.wandb'), 'wb').close()\n"
+    )
+    commit_file(repo, "train.py", script, branch="exp/links")
+    assert launch(repo, home, "--branch", "exp/links").returncode == 0
+    store, run_id = only_run(home, "exp/links")
+    kept = home / "runs" / run_id / "wandb"
+    assert [p.name for p in kept.iterdir()] == ["offline-run-20260101_000000-mine0001"]
+    assert (outside / "run-other001.wandb").read_bytes() == b"not ours"
+    assert any("is empty: the run wrote nothing" in w for w in store.get(run_id).warnings)

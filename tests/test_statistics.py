@@ -894,3 +894,28 @@ def test_plot_without_matplotlib_says_how_to_get_it(
 def test_new_commands_have_help(command: str) -> None:
     result = CliRunner().invoke(results_cli, [command, "--help"])
     assert result.exit_code == 0 and f"Usage: check-results {command}" in result.stdout
+
+
+def test_a_coarse_primary_that_ties_by_chance_is_not_called_ignored() -> None:
+    """Accuracy over a small set takes few values: two honest seeds can tie on it. The
+    seeds count as ignored only when every declared metric ties too."""
+    loss = MetricSpec("val/loss", "minimize")
+
+    def run(i: int, accuracy: float, val_loss: float) -> Run:
+        return Run(
+            id=f"x-{i}",
+            state=RunState.FINISHED,
+            branch="x",
+            commit="x-commit",
+            seed=i,
+            created_at="2026-01-01T00:00:00",
+            summary={"val/accuracy": accuracy, "val/loss": val_loss},
+        )
+
+    base = runs_of([0.80, 0.82])
+    honest = [*base, run(0, 0.9, 0.31), run(1, 0.9, 0.29)]
+    tied = compare(honest, [ACC, loss], baseline_branch="main")
+    assert not tied.branches[0].seeds_ignored
+    ignoring = [*base, run(0, 0.9, 0.3), run(1, 0.9, 0.3)]
+    copies = compare(ignoring, [ACC, loss], baseline_branch="main")
+    assert copies.branches[0].seeds_ignored

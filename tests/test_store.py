@@ -169,3 +169,10 @@ def test_tail_of_one_endless_line_is_bounded(tmp_path: Path) -> None:
             handle.write(b"\r" + b"#" * (1024 * 1024 - 1))
     [line] = tail_lines(path, 50, max_bytes=256 * 1024)
     assert len(line) <= 256 * 1024 and set(line) <= {"#", "\r"}
+
+
+def test_warnings_a_script_could_write_are_one_inert_line_each(tmp_path: Path) -> None:
+    write_run(tmp_path, "r1", warnings=[7, "a\x1b[2Jb\nc\x07d", *["x" * 900] * 40])
+    [run] = LocalStore(tmp_path).runs()
+    assert run.warnings[0] == "a [2Jb c d"  # the escape character is gone, its text is inert
+    assert len(run.warnings) == 19 and all(len(w) == 500 for w in run.warnings[1:])

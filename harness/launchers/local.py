@@ -186,8 +186,10 @@ class LocalLauncher:
                 ended_at=now_iso(),
                 duration_s=round(duration, 3),
             )
-            warnings += self._collect(run_dir, worktree, own)
-            self._remove_worktree(worktree)
+            try:
+                warnings += self._collect(run_dir, worktree, own)
+            finally:
+                self._remove_worktree(worktree)
         mark = "✔" if state is RunState.FINISHED else "✘"
         detail = f" ({reason})" if reason else ""
         self.output(f"{mark} {branch} s{seed}: {state.value} in {duration:.1f}s{detail}")
@@ -213,8 +215,8 @@ class LocalLauncher:
         try:
             _move_wandb_runs(worktree, run_dir / "wandb")
             return fill_from_wandb(run_dir, own.metrics)
-        except (OSError, ValueError) as exc:
-            warning = f"its W&B run could not be read: {exc}"
+        except Exception as exc:  # whatever the log holds, the run is recorded and cleaned up
+            warning = f"its W&B run could not be read: {' '.join(str(exc).split())[:300]}"
             update_manifest(run_dir, warnings=[warning])
             return [warning]
 
@@ -343,8 +345,19 @@ def _hand_identity(worktree: Path, identity: Mapping[str, Any]) -> list[str]:
     merged: dict[Any, Any] = dict(existing) if isinstance(existing, dict) else {}
     for key, value in identity.items():
         merged.setdefault(key, {"value": value})
+    path.unlink(missing_ok=True)  # a committed symlink is replaced, never written through
     path.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
     return []
+
+
+def _inside(folder: Path, root: Path) -> bool:
+    """A real folder under ``root``, reached through no symlink."""
+    path = folder
+    while path != root and path != path.parent:
+        if path.is_symlink() or not path.is_dir():
+            return False
+        path = path.parent
+    return path == root
 
 
 def _move_wandb_runs(worktree: Path, into: Path) -> None:
@@ -353,7 +366,8 @@ def _move_wandb_runs(worktree: Path, into: Path) -> None:
     patterns = ("wandb/*run-*", "*/wandb/*run-*", "*/*/wandb/*run-*")
     for pattern in patterns:
         for folder in sorted(worktree.glob(pattern)):
-            if folder.is_dir() and any(folder.glob("run-*.wandb")):
+            # Never through a committed symlink: the folder must really be in the worktree.
+            if _inside(folder, worktree) and any(folder.glob("run-*.wandb")):
                 into.mkdir(parents=True, exist_ok=True)
                 target = into / folder.name
                 if not target.exists():

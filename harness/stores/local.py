@@ -17,6 +17,7 @@ read (wandb is imported only then), or it is shown with state ``unknown``. Probl
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 
+_RUN_FOLDER = re.compile(r"run-(\d{8}_\d{6})-")
+
+
 def wandb_run_dirs(run_dir: Path) -> list[Path]:
     """The W&B offline run folders inside a run directory, oldest first (their names begin
     with the start time)."""
@@ -54,7 +58,13 @@ def wandb_run_dirs(run_dir: Path) -> list[Path]:
         return [run_dir]
     found = {p.parent for p in run_dir.glob("wandb/*run-*/run-*.wandb")}
     found |= {p.parent for p in run_dir.glob("*run-*/run-*.wandb")}
-    return sorted(found, key=lambda p: (p.name.split("-", 2)[-1], p.name))
+    return sorted(found, key=_started)
+
+
+def _started(folder: Path) -> tuple[str, str]:
+    """A W&B run folder's start time from its name (``offline-run-20261201_095212-<id>``)."""
+    match = _RUN_FOLDER.search(folder.name)
+    return (match.group(1) if match else "", folder.name)
 
 
 def find_wandb_run_dir(run_dir: Path) -> Path | None:
@@ -76,6 +86,15 @@ def _int(value: object) -> int | None:
     return None
 
 
+MAX_WARNINGS = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def _one_line(text: str) -> str:
+    """Control characters (escape sequences, newlines) as spaces, at most 500 characters."""
+    return _CONTROL.sub(" ", text).strip()[:500]
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -89,6 +108,7 @@ def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
     config = {k: v for k, v in _mapping(data.get("config")).items() if not str(k).startswith("_")}
     tags = data.get("tags")
     warnings = data.get("warnings")
+    warnings = warnings[:MAX_WARNINGS] if isinstance(warnings, list) else []
     sources = _mapping(data.get("metric_sources"))
     return Run(
         id=run_id,
@@ -109,9 +129,8 @@ def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
         reported_at=_str(data.get("reported_at")),
         metric_sources={str(k): v for k, v in sources.items() if isinstance(v, str)},
         values_from=_str(data.get("values_from")),
-        warnings=tuple(w for w in warnings if isinstance(w, str))
-        if isinstance(warnings, list)
-        else (),
+        # A tracked script can write anything here: one inert line each, bounded.
+        warnings=tuple(_one_line(w) for w in warnings if isinstance(w, str)),
     )
 
 
@@ -146,7 +165,10 @@ def _filled_summary(
     shape harness.tracking writes); one never logged but set in the summary (a script's
     ``wandb.run.summary[name] = v``) is that plain value, its source ``summary``.
     """
-    summary = public_summary(offline.summary)
+    rest = public_summary(offline.summary)
+    # The declared metrics (and their final/ values) first: the manifest keeps 200 keys.
+    first = [key for m in metrics for key in (m.name, f"final/{m.name}") if key in rest]
+    summary = {key: rest.pop(key) for key in first} | rest
     sources: dict[str, str] = {}
     for spec in metrics:
         series = offline.series.get(spec.name)
@@ -207,7 +229,7 @@ def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
     chosen = (own or folders)[-1]
     warnings = []
     if len(folders) > 1:
-        warnings.append(f"the run wrote {len(folders)} W&B runs; read {chosen.name}")
+        warnings.append(f"the run wrote {len(folders)} W&B runs; read {chosen.name!r}")
     keys = [*(m.name for m in metrics), *EXTRA_CURVES]
     try:
         offline = read_offline_run(chosen, keys)
@@ -221,9 +243,11 @@ def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
         warnings.append(f"{offline.skipped} record(s) of its W&B run could not be read")
     curves = {key: s.curve.snapshot() for key, s in offline.series.items() if s.count}
     write_json_atomic(run_dir / CURVES_FILE, curves, indent=None)
+    config = {k: v for k, v in offline.config.items() if not str(k).startswith("_")}
+    identity = {k: config.pop(k) for k in ("branch", "commit", "seed", "group") if k in config}
     update_manifest(
         run_dir,
-        config=offline.config,
+        config=identity | config,  # the identity first: the manifest keeps 200 keys
         summary=summary,
         metric_sources=sources,
         values_from=FROM_WANDB,

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import math
 import struct
+import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +32,13 @@ from ..manifest import CurveBuffer
 __all__ = ["LOG_HEADER", "OfflineRun", "Series", "find_log", "read_offline_run"]
 
 LOG_HEADER = b":W&B\xe1\xbe"  # then one version byte, 0 in every release so far
+HEADER_SIZE = len(LOG_HEADER) + 1
 _BLOCK = 32 * 1024
-_FRAME = struct.Struct("<IHB")  # checksum, length, kind (1 whole, 2 first, 3 middle, 4 last)
+# Each chunk: its CRC-32 (of the kind byte, then the data), length and kind: a whole
+# record, or the first, a middle or the last part of one split across blocks.
+_FRAME = struct.Struct("<IHB")
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+READ_TIMEOUT_S = 600.0  # a run with millions of rows reads in well under this
 MAX_RECORD = 64 * 1024 * 1024  # a longer record is skipped, never held
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -60,7 +67,10 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer past a float's range
+            return None
     if isinstance(value, str):
         return _NONFINITE.get(value)
     return None
@@ -91,59 +101,73 @@ def find_log(wandb_dir: Path) -> Path | None:
 
 
 def _chunks(handle: BinaryIO) -> Iterator[bytes | None]:
-    """The log's records as bytes (None for one skipped), reading one block at a time."""
-    parts: list[bytes] = []
+    """The log's records as bytes, one block at a time after the file header; None for each
+    record that cannot be used (a bad checksum, a corrupt frame, longer than MAX_RECORD).
+
+    A file that ends inside a record (the writer was killed) ends the records there.
+    """
+    parts: list[bytes] | None = None  # the record being put together from its chunks
     size = 0
-    offset = 0  # position in the current block
-    block = handle.read(_BLOCK - len(LOG_HEADER) - 1)
-    offset = len(LOG_HEADER) + 1
-    view = memoryview(block)
-    at = 0
-    while True:
-        if len(view) - at < _FRAME.size or _BLOCK - (offset + at) < _FRAME.size:
-            block = handle.read(_BLOCK)  # the rest of a block too small for a frame is padding
-            if not block:
-                return
-            view, at, offset = memoryview(block), 0, 0
-            continue
-        _, length, kind = _FRAME.unpack_from(view, at)
-        if kind == 0 and length == 0:  # zero padding
-            at = len(view)
-            continue
-        start = at + _FRAME.size
-        chunk = view[start : start + length]
-        if len(chunk) < length:  # cut short: the writer died mid-record
-            return
-        at = start + length
-        if kind == 1:
-            yield bytes(chunk)
-        elif kind == 2:
-            parts, size = [bytes(chunk)], length
-        elif kind in (3, 4) and parts:
+    skipping = False  # inside a record already given up: its chunks are passed over
+    offset = HEADER_SIZE  # where ``block`` starts within its 32 KiB block
+    block = handle.read(_BLOCK - offset)
+    while block:
+        full = offset + len(block) == _BLOCK
+        at = 0
+        while _BLOCK - offset - at >= _FRAME.size and len(block) - at >= _FRAME.size:
+            checksum, length, kind = _FRAME.unpack_from(block, at)
+            if kind == 0 and length == 0:  # the zero padding at a block's end
+                break
+            start = at + _FRAME.size
+            at = start + length
+            if at > len(block):
+                if not full:
+                    return  # cut short: the writer died mid-record
+                parts, skipping = None, False
+                yield None  # a corrupt length: on to the next block
+                break
+            chunk = block[start:at]
+            if zlib.crc32(chunk, zlib.crc32(bytes((kind,)))) != checksum or kind > _LAST:
+                if not skipping:  # counted once, with the record it was part of
+                    yield None
+                parts, skipping = None, kind in (_FIRST, _MIDDLE)
+                continue
+            if kind in (_FULL, _FIRST):
+                if parts is not None:  # the previous record never got its last chunk
+                    yield None
+                parts, skipping = None, False
+                if kind == _FULL:
+                    yield chunk
+                else:
+                    parts, size = [chunk], length
+                continue
+            if skipping or parts is None:  # the rest of a record given up (or an orphan)
+                skipping = skipping and kind == _MIDDLE
+                continue
             size += length
             if size > MAX_RECORD:
-                parts, size = [], 0
+                parts, skipping = None, kind == _MIDDLE
                 yield None
                 continue
-            parts.append(bytes(chunk))
-            if kind == 4:
+            parts.append(chunk)
+            if kind == _LAST:
                 yield b"".join(parts)
-                parts, size = [], 0
-        else:
-            yield None
+                parts = None
+        block = handle.read(_BLOCK)
+        offset = 0
 
 
 def _open(log: Path) -> BinaryIO:
     try:
         return open(log, "rb")
     except OSError as exc:
-        raise ValueError(f"cannot open {log.name}: {exc.strerror}") from exc
+        raise ValueError(f"cannot open {log.name!r}: {exc.strerror}") from exc
 
 
 def _value(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
         return text
 
 
@@ -155,14 +179,18 @@ def _key(item: Any) -> str:
     return ".".join(parts) if parts else str(item.key)
 
 
-def read_offline_run(wandb_dir: Path, keys: Iterable[str] = ()) -> OfflineRun:
+def read_offline_run(
+    wandb_dir: Path, keys: Iterable[str] = (), *, timeout_s: float = READ_TIMEOUT_S
+) -> OfflineRun:
     """Read the offline run in ``wandb_dir``, following ``keys`` through its history.
 
     Raises ValueError with a one-line reason when there is no log or it is not one.
     """
     log = find_log(wandb_dir)
     if log is None:
-        raise ValueError(f"no run-*.wandb log in {wandb_dir.name}")
+        raise ValueError(f"no run-*.wandb log in {wandb_dir.name!r}")
+    if not log.is_file():  # a FIFO or a device would block or never end
+        raise ValueError(f"{log.name!r} is not a regular file")
     try:
         from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
         from wandb.proto import wandb_internal_pb2 as pb
@@ -172,13 +200,16 @@ def read_offline_run(wandb_dir: Path, keys: Iterable[str] = ()) -> OfflineRun:
     run = OfflineRun(path=wandb_dir)
     summary: dict[str, str] = {}  # raw JSON, parsed once at the end
     record = pb.Record()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout_s
     with _open(log) as handle:
-        header = handle.read(len(LOG_HEADER) + 1)
+        header = handle.read(HEADER_SIZE)
         if not header:
-            raise ValueError(f"{log.name} is empty: the run wrote nothing to it")
+            raise ValueError(f"{log.name!r} is empty: the run wrote nothing to it")
         if header[: len(LOG_HEADER)] != LOG_HEADER:
-            raise ValueError(f"{log.name} is not a W&B run log")
-        for data in _chunks(handle):
+            raise ValueError(f"{log.name!r} is not a W&B run log")
+        for count, data in enumerate(_chunks(handle)):
+            if count % 4096 == 0 and time.monotonic() > deadline:
+                raise ValueError(f"reading {log.name!r} took over {timeout_s:g}s")
             if data is None:
                 run.skipped += 1
                 continue
@@ -192,9 +223,7 @@ def read_offline_run(wandb_dir: Path, keys: Iterable[str] = ()) -> OfflineRun:
                 _history(run, record.history, wanted)
             elif kind == "summary":  # as many as history rows: kept tight
                 for item in record.summary.update:
-                    parts = item.nested_key
-                    key = parts[0] if len(parts) == 1 else ".".join(parts) or item.key
-                    summary[key] = item.value_json
+                    summary[_key(item)] = item.value_json
                 for item in record.summary.remove:
                     summary.pop(_key(item), None)
             elif kind == "config":
@@ -207,7 +236,7 @@ def read_offline_run(wandb_dir: Path, keys: Iterable[str] = ()) -> OfflineRun:
                 run.producer = record.header.version_info.producer or None
     run.summary = {k: _value(v) for k, v in summary.items()}
     if run.run_id is None and run.rows == 0:
-        raise ValueError(f"{log.name} holds no run")
+        raise ValueError(f"{log.name!r} holds no run")
     return run
 
 
@@ -216,8 +245,7 @@ def _history(run: OfflineRun, history: Any, wanted: set[str]) -> None:
     step: int | None = history.step.num if history.HasField("step") else None
     found: list[tuple[str, float]] = []
     for item in history.item:
-        parts = item.nested_key
-        key = parts[0] if len(parts) == 1 else ".".join(parts) or item.key
+        key = _key(item)
         if key in wanted:
             number = _number(_value(item.value_json))
             if number is not None:

@@ -6,8 +6,11 @@ rank above 0 gets ``WANDB_MODE=disabled``: its ``wandb.init()`` returns a run th
 nothing, and exactly one run, rank 0's, is recorded. Then the environment's own
 ``sitecustomize`` (if there is one further along the path) runs as it would have.
 
-Standard library only: this runs before anything else is importable.
+Standard library only, and Python 3.7 or newer: this runs before anything else is
+importable, under whatever interpreter HARNESS_LAUNCH_PYTHON names.
 """
+
+from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
