@@ -260,3 +260,27 @@ def test_wandb_runs_are_moved_out_of_the_worktree_but_never_through_a_symlink(
     assert [p.name for p in kept.iterdir()] == ["offline-run-20260101_000000-mine0001"]
     assert (outside / "run-other001.wandb").read_bytes() == b"not ours"
     assert any("is empty: the run wrote nothing" in w for w in store.get(run_id).warnings)
+
+
+def test_a_module_entry_point_runs_under_python_dash_m(repo: Path, home: Path) -> None:
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "pkg" / "train.py").write_text("import sys\nprint('module', __name__, sys.argv[1:])\n")
+    commit_file(
+        repo,
+        "harness.yaml",
+        "launch: {command: python -m, entry_point: pkg.train, args: ['{seed}']}\n",
+        branch="exp/module",
+    )
+    assert launch(repo, home, "--branch", "exp/module").returncode == 0
+    store, run_id = only_run(home, "exp/module")
+    assert "module __main__ ['0']" in store.log_tail(run_id)
+    commit_file(
+        repo,
+        "harness.yaml",
+        "launch: {command: python -m, entry_point: pkg.missing}\n",
+        branch="exp/no-module",
+    )
+    assert launch(repo, home, "--branch", "exp/no-module").returncode == 1
+    [run] = LocalStore(home).runs(branch="exp/no-module")
+    assert run.reason is not None and run.reason.startswith("module pkg.missing does not exist")

@@ -114,6 +114,20 @@ def test_harness_tracking_on_the_oldest_wandb(tmp_path: Path, oldest_python: Pat
     assert offline.run_id == run.id and offline.exit_code == 0
     assert offline.series["val/accuracy"].last == run.metric("val/accuracy")
     assert offline.summary["final/val/accuracy"] == 0.95
+    # And a harness installed beside the oldest wandb reads it with that wandb's schema.
+    code = (
+        "import sys; from pathlib import Path; from harness.stores.offline import"
+        " read_offline_run as read; r = read(Path(sys.argv[1]), ['val/accuracy']);"
+        " print(r.run_id, r.series['val/accuracy'].count, r.skipped)"
+    )
+    there = subprocess.run(
+        [str(oldest_python), "-c", code, str(folder)],
+        capture_output=True,
+        text=True,
+        env=offline_env(PYTHONPATH=str(REPO_ROOT)),
+        timeout=120,
+    )
+    assert there.stdout.split() == [run.id, "3", "0"], there.stderr
 
 
 def test_a_plain_script_on_the_oldest_wandb(tmp_path: Path, oldest_python: Path) -> None:
