@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from .compare import BranchResult, Comparison, MetricComparison, Sample, Verdict
+from .inert import one_line
 from .runs import MetricSpec, Run
 
 if TYPE_CHECKING:
@@ -471,7 +472,7 @@ class Report:
                 "" if run.seed is None else str(run.seed),
                 Text(run.state.value, style=_STATE_STYLES.get(run.state.value, "")),
                 "" if run.exit_code is None else str(run.exit_code),
-                Text(run.reason or ""),
+                Text(one_line(run.reason or "")),
             )
         console.print(runs)
 
@@ -519,7 +520,7 @@ def print_header(console: Console, comp: Comparison, warnings: Sequence[str]) ->
     from rich.text import Text
 
     for warning in warnings:
-        console.print(Text.assemble(("warning: ", "yellow"), warning))
+        console.print(Text.assemble(("warning: ", "yellow"), one_line(warning)))
     base = comp.baseline
     where = f" @ {_short(base.commit)} ({len(base.runs)} run(s))" if base else ""
     console.print(

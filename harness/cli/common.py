@@ -17,6 +17,7 @@ import click
 
 from ..config import BACKENDS, Settings, load_settings
 from ..errors import HarnessError
+from ..inert import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +67,7 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except HarnessError as exc:
             prog = click.get_current_context().find_root().info_name or "harness"
-            click.echo(f"{prog}: error: {exc}", err=True)
+            click.echo(f"{prog}: error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]

@@ -11,6 +11,7 @@ import click
 
 from ..compare import BranchResult
 from ..config import CompareSettings, Settings
+from ..inert import one_line
 from ..leaderboard import Leaderboard
 from ..pipelines import branch_report, compare_report, leaderboard_report, plot_branches
 from ..report import Report
@@ -319,18 +320,19 @@ def runs_cmd(
         )
         return
     from rich.table import Table
+    from rich.text import Text
 
     out = console()
     for warning in store.warnings:
-        console(stderr=True).print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console(stderr=True).print(Text.assemble(("warning: ", "yellow"), one_line(warning)))
     if not found:
-        out.print(f"no runs in {settings.home}", highlight=False)
+        out.print(Text(f"no runs in {settings.home}"))
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("run", "branch", "commit", "seed", "state", "exit", "created", "note"):
         table.add_column(col)
-    for r in found:
-        table.add_row(
+    for r in found:  # every cell as Text: what a run holds is never read as markup
+        cells = (
             r.id,
             r.branch or "?",
             r.short_commit,
@@ -340,6 +342,7 @@ def runs_cmd(
             r.created_at or "",
             r.reason or "",
         )
+        table.add_row(*(Text(one_line(cell)) for cell in cells))
     out.print(table)
 
 

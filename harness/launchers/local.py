@@ -31,6 +31,7 @@ import yaml
 
 from ..config import CONFIG_FILE, MODULE_FLAGS, Settings, load_settings
 from ..git import Git
+from ..inert import one_line
 from ..manifest import new_run_id, now_iso, update_manifest
 from ..runs import RunState
 from ..stores.local import fill_from_wandb
@@ -191,10 +192,10 @@ class LocalLauncher:
             finally:
                 self._remove_worktree(worktree)
         mark = "✔" if state is RunState.FINISHED else "✘"
-        detail = f" ({reason})" if reason else ""
+        detail = f" ({one_line(reason)})" if reason else ""
         self.output(f"{mark} {branch} s{seed}: {state.value} in {duration:.1f}s{detail}")
         for warning in warnings:
-            self.output(f"⚠ {branch} s{seed}: {warning}")
+            self.output(f"⚠ {branch} s{seed}: {one_line(warning)}")
         return LaunchedRun(
             run_id,
             branch,

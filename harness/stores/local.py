@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from ..inert import one_line
 from ..manifest import (
     CURVES_FILE,
     EXTRA_CURVES,
@@ -87,12 +88,6 @@ def _int(value: object) -> int | None:
 
 
 MAX_WARNINGS = 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-
-
-def _one_line(text: str) -> str:
-    """Control characters (escape sequences, newlines) as spaces, at most 500 characters."""
-    return _CONTROL.sub(" ", text).strip()[:500]
 
 
 def _str(value: object) -> str | None:
@@ -130,7 +125,7 @@ def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
         metric_sources={str(k): v for k, v in sources.items() if isinstance(v, str)},
         values_from=_str(data.get("values_from")),
         # A tracked script can write anything here: one inert line each, bounded.
-        warnings=tuple(_one_line(w) for w in warnings if isinstance(w, str)),
+        warnings=tuple(one_line(w, 500) for w in warnings if isinstance(w, str)),
     )
 
 
