@@ -18,8 +18,8 @@ How a metric's verdict is reached (docs/statistics.md has the whole method):
 - one value on each side: only ``min_delta`` decides (``min_delta``, ``single_seed``);
 - across the compared branches, each metric's p-values are Holm-adjusted; the winner needs
   ``better`` after that adjustment, and a multi-seed branch outranks any single-seed one;
-- a side whose seeds all gave exactly the same primary value ignored its seed (a script
-  that fixes its own): its runs are copies of one, so they count as one run
+- a side whose seeds all gave exactly the same value of every declared metric ignored its
+  seed (a script that fixes its own): its runs are copies of one, so they count as one run
   (``seeds_ignored``) and no spread is claimed from them.
 """
 
@@ -170,7 +170,7 @@ class Baseline:
     branch: str
     commit: str | None
     runs: tuple[Run, ...]
-    seeds_ignored: bool = False  # every seed gave the same primary value: counted as one
+    seeds_ignored: bool = False  # every seed gave the same values: counted as one
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class BranchResult:
     commit: str | None
     runs: tuple[Run, ...]
     metrics: tuple[MetricComparison, ...]
-    seeds_ignored: bool = False  # every seed gave the same primary value: counted as one
+    seeds_ignored: bool = False  # every seed gave the same values: counted as one
 
     @property
     def states(self) -> dict[str, int]:

@@ -200,8 +200,8 @@ def no_winner(comparison: Comparison) -> str:
 
 
 _IGNORED_SEEDS = (
-    "Every seed gave exactly the same primary value: the script ignores its seed, so its runs"
-    " count as one (see the warnings)."
+    "Every seed gave exactly the same values: the script ignores its seed, so its runs count"
+    " as one (see the warnings)."
 )
 
 
@@ -351,7 +351,7 @@ class Report:
             lines += ["", f"<sub>{method_note(self.comparison)}</sub>"]
         if self.all_warnings:
             lines += ["", "<details><summary>Warnings</summary>", ""]
-            lines += [f"- {_md_escape(' '.join(w.split()))}" for w in self.all_warnings]
+            lines += [f"- {_md_escape(w)}" for w in self.all_warnings]
             lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
 

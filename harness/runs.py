@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal, Protocol
 
-__all__ = ["Goal", "MetricSource", "MetricSpec", "Run", "RunState", "RunStore"]
+__all__ = ["Goal", "MetricSource", "MetricSpec", "Run", "RunState", "RunStore", "public"]
 
 Goal = Literal["maximize", "minimize"]
 MetricSource = Literal["logged", "final", "summary"]
@@ -66,6 +66,11 @@ class MetricSpec:
             "primary": self.primary,
             "min_delta": self.min_delta,
         }
+
+
+def public(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A W&B config or summary without W&B's own keys (``_step``, ``_runtime``, ``_wandb``…)."""
+    return {k: v for k, v in values.items() if not str(k).startswith("_")}
 
 
 _NONFINITE_TEXT = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}

@@ -114,6 +114,19 @@ run.finish()
 """
 
 
+def wandb_records(wandb_dir: Path) -> list[dict[str, Any]]:
+    """Every record of an offline run, as W&B's own reader prints them
+    (``wandb leet inspect --json``): the independent check of what a run logged."""
+    done = subprocess.run(
+        [str(BIN / "wandb"), "leet", "inspect", "--json", str(wandb_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=offline_env(WANDB_ERROR_REPORTING="false"),
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
 def run_cli(
     program: str, repo: Path, home: Path, *args: str, timeout: int = 300
 ) -> subprocess.CompletedProcess[str]:

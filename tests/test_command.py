@@ -223,8 +223,9 @@ def test_records_split_across_blocks_checksums_and_hostile_values(tmp_path: Path
     run = pb.Record()
     run.run.run_id = "abcd1234"
     big = pb.Record()  # a config record larger than two blocks: split into chunks
-    item = big.config.update.add()
-    item.key, item.value_json = "notes", json.dumps("x" * 70_000)
+    for key in ("notes", "more"):
+        item = big.config.update.add()
+        item.key, item.value_json = key, json.dumps("x" * 40_000)
     records = [
         bytes(run.SerializeToString()),
         bytes(big.SerializeToString()),
@@ -239,7 +240,7 @@ def test_records_split_across_blocks_checksums_and_hostile_values(tmp_path: Path
     write_log(folder / "run-abcd1234.wandb", records)
     offline = read_offline_run(folder, ["val/loss"])
     assert offline.run_id == "abcd1234" and offline.skipped == 0 and offline.rows == 5
-    assert offline.config["notes"] == "x" * 70_000
+    assert offline.config["notes"] == offline.config["more"] == "x" * 40_000
     series = offline.series["val/loss"]
     assert (series.count, series.last, series.low, series.high) == (3, 0.25, 0.25, 0.5)
     # One record with a bad checksum is one skipped record, the rest read on.
@@ -257,3 +258,30 @@ def test_the_rank_lists_agree() -> None:
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "_RANKS"
     ]
     assert ast.literal_eval(ranks) == RANK_VARIABLES
+
+
+def test_config_and_summary_are_kept_within_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many keys a script logs, or however long a value, what is held is bounded."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    from harness.stores import offline
+
+    monkeypatch.setattr(offline, "MAX_KEYS", 3)
+    monkeypatch.setattr(offline, "MAX_VALUE", 100)
+    run = pb.Record()
+    run.run.run_id = "bound001"
+    for i in range(5):
+        item = run.run.config.update.add()
+        item.key, item.value_json = f"k{i}", json.dumps("v" * (10 if i else 500))
+    summary = pb.Record()
+    for i in range(5):
+        item = summary.summary.update.add()
+        item.key, item.value_json = f"s{i}", json.dumps(i)
+    folder = tmp_path / "offline-run-20260101_000000-bound001"
+    folder.mkdir()
+    write_log(folder / "run-bound001.wandb", [run.SerializeToString(), summary.SerializeToString()])
+    read = read_offline_run(folder)
+    assert list(read.config) == ["k0", "k1", "k2"] and read.config["k0"] == offline.TOO_LONG
+    assert read.summary == {"s0": 0, "s1": 1, "s2": 2}

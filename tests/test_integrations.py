@@ -21,7 +21,16 @@ import pytest
 
 from harness.stores.local import wandb_run_dirs
 
-from .helpers import BIN, REPO_ROOT, commit_file, git, invoke, make_repo, offline_env
+from .helpers import (
+    BIN,
+    REPO_ROOT,
+    commit_file,
+    git,
+    invoke,
+    make_repo,
+    offline_env,
+    wandb_records,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -86,22 +95,8 @@ def logged(run_dir: Path, names: list[str]) -> dict[str, list[float]]:
     """Every value of each of ``names`` in the run's history, as wandb's own reader
     prints it."""
     [folder] = wandb_run_dirs(run_dir)
-    done = subprocess.run(
-        [str(BIN / "wandb"), "leet", "inspect", "--json", str(folder)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=offline_env(WANDB_ERROR_REPORTING="false"),
-    )
-    values: dict[str, list[float]] = {name: [] for name in names}
-    for line in done.stdout.splitlines():
-        record = json.loads(line)
-        if record.get("type") != "history":
-            continue
-        for name in names:
-            if name in record["history"]["item"]:
-                values[name].append(float(record["history"]["item"][name]))
-    return values
+    history = [r["history"]["item"] for r in wandb_records(folder) if r.get("type") == "history"]
+    return {name: [float(item[name]) for item in history if name in item] for name in names}
 
 
 def assert_shows_what_was_logged(

@@ -11,6 +11,7 @@ import struct
 import zlib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -173,19 +174,22 @@ def test_holm_against_a_hand_computed_example() -> None:
 # -- verdicts on synthetic run sets with known truth ------------------------------------
 
 
+def run_of(seed: int, summary: dict[str, Any], *, branch: str = "main", **fields: Any) -> Run:
+    """A finished run of ``branch`` at one commit, with seed ``seed``."""
+    return Run(
+        id=f"{branch}-{seed}",
+        state=RunState.FINISHED,
+        branch=branch,
+        commit=f"{branch}-commit",
+        seed=seed,
+        created_at="2026-01-01T00:00:00",
+        summary=summary,
+        **fields,
+    )
+
+
 def runs_of(values: list[float], *, branch: str = "main", name: str = "val/accuracy") -> list[Run]:
-    return [
-        Run(
-            id=f"{branch}-{i}",
-            state=RunState.FINISHED,
-            branch=branch,
-            commit=f"{branch}-commit",
-            seed=i,
-            created_at="2026-01-01T00:00:00",
-            summary={name: value},
-        )
-        for i, value in enumerate(values)
-    ]
+    return [run_of(i, {name: value}, branch=branch) for i, value in enumerate(values)]
 
 
 def verdict_rates(
@@ -449,17 +453,9 @@ def test_a_metric_reported_only_after_training_is_compared_and_named() -> None:
     """``log_validation(final=True)`` alone writes ``final/<name>``; a script may set a
     plain summary value instead: either is the value compared, and the report says which."""
     base = runs_of([0.80, 0.82], name="final/val/accuracy")
+    sources = {"val/accuracy": "summary"}
     cand = [
-        Run(
-            id=f"x-{i}",
-            state=RunState.FINISHED,
-            branch="x",
-            commit="x-commit",
-            seed=i,
-            created_at="2026-01-01T00:00:00",
-            summary={"val/accuracy": value},
-            metric_sources={"val/accuracy": "summary"},
-        )
+        run_of(i, {"val/accuracy": value}, branch="x", metric_sources=sources)
         for i, value in enumerate([0.90, 0.91])
     ]
     assert (
@@ -902,15 +898,7 @@ def test_a_coarse_primary_that_ties_by_chance_is_not_called_ignored() -> None:
     loss = MetricSpec("val/loss", "minimize")
 
     def run(i: int, accuracy: float, val_loss: float) -> Run:
-        return Run(
-            id=f"x-{i}",
-            state=RunState.FINISHED,
-            branch="x",
-            commit="x-commit",
-            seed=i,
-            created_at="2026-01-01T00:00:00",
-            summary={"val/accuracy": accuracy, "val/loss": val_loss},
-        )
+        return run_of(i, {"val/accuracy": accuracy, "val/loss": val_loss}, branch="x")
 
     base = runs_of([0.80, 0.82])
     honest = [*base, run(0, 0.9, 0.31), run(1, 0.9, 0.29)]

@@ -19,20 +19,9 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore, find_wandb_run_dir
 
-from .helpers import BIN, REPO_ROOT, built_once, offline_env, session_temp
+from .helpers import REPO_ROOT, built_once, offline_env, session_temp, wandb_records
 
 pytestmark = pytest.mark.slow
-
-
-def wandb_records(wandb_dir: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [str(BIN / "wandb"), "leet", "inspect", "--json", str(wandb_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=offline_env(WANDB_ERROR_REPORTING="false"),
-    )
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 def run_example(home: Path) -> None:

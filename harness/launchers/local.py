@@ -217,7 +217,7 @@ class LocalLauncher:
             _move_wandb_runs(worktree, run_dir / "wandb")
             return fill_from_wandb(run_dir, own.metrics)
         except Exception as exc:  # whatever the log holds, the run is recorded and cleaned up
-            warning = f"its W&B run could not be read: {' '.join(str(exc).split())[:300]}"
+            warning = f"its W&B run could not be read: {one_line(str(exc), 300)}"
             update_manifest(run_dir, warnings=[warning])
             return [warning]
 
@@ -332,18 +332,17 @@ def _hand_identity(worktree: Path, identity: Mapping[str, Any]) -> list[str]:
     into ``wandb.config`` at init. Defaults only: the script's own config wins, and keys
     the file already sets are left as they are."""
     path = worktree / CONFIG_DEFAULTS
-    existing: object = {}
+    merged: object = {}
     if path.exists():
         try:
-            existing = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            merged = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            existing = None
-        if not isinstance(existing, dict):
-            return [
-                f"its {CONFIG_DEFAULTS} is not a YAML mapping: branch, commit and seed"
-                " were not handed to wandb.config"
-            ]
-    merged: dict[Any, Any] = dict(existing) if isinstance(existing, dict) else {}
+            merged = None
+    if not isinstance(merged, dict):
+        return [
+            f"its {CONFIG_DEFAULTS} is not a YAML mapping: branch, commit and seed"
+            " were not handed to wandb.config"
+        ]
     for key, value in identity.items():
         merged.setdefault(key, {"value": value})
     path.unlink(missing_ok=True)  # a committed symlink is replaced, never written through

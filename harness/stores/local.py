@@ -35,14 +35,13 @@ from ..manifest import (
     update_manifest,
     write_json_atomic,
 )
-from ..runs import MetricSpec, Run, RunState
+from ..runs import MetricSpec, Run, RunState, public
 from .offline import OfflineRun, read_offline_run
 
 __all__ = [
     "LocalStore",
     "fill_from_wandb",
     "find_wandb_run_dir",
-    "public_summary",
     "run_from_manifest",
     "run_from_offline",
     "wandb_run_dirs",
@@ -100,7 +99,7 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
     """Build a Run from manifest fields, tolerating missing or mistyped optional ones."""
-    config = {k: v for k, v in _mapping(data.get("config")).items() if not str(k).startswith("_")}
+    config = public(_mapping(data.get("config")))
     tags = data.get("tags")
     warnings = data.get("warnings")
     warnings = warnings[:MAX_WARNINGS] if isinstance(warnings, list) else []
@@ -140,15 +139,16 @@ def run_from_offline(run_id: str, offline: OfflineRun) -> Run:
             "name": offline.name,
             "group": offline.group,
             "config": offline.config,
-            "summary": public_summary(offline.summary),
+            "summary": public(offline.summary),
             "tags": list(offline.tags),
         },
     )
 
 
-def public_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """W&B's summary without its own keys (``_step``, ``_runtime``, ``_wandb.*``…)."""
-    return {k: v for k, v in summary.items() if not k.startswith("_")}
+def _first(values: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``values`` with ``keys`` (those it has) first: the manifest keeps 200 items."""
+    ahead = {key: values[key] for key in keys if key in values}
+    return ahead | {k: v for k, v in values.items() if k not in ahead}
 
 
 def _filled_summary(
@@ -160,10 +160,8 @@ def _filled_summary(
     shape harness.tracking writes); one never logged but set in the summary (a script's
     ``wandb.run.summary[name] = v``) is that plain value, its source ``summary``.
     """
-    rest = public_summary(offline.summary)
-    # The declared metrics (and their final/ values) first: the manifest keeps 200 keys.
-    first = [key for m in metrics for key in (m.name, f"final/{m.name}") if key in rest]
-    summary = {key: rest.pop(key) for key in first} | rest
+    declared = [key for m in metrics for key in (m.name, f"final/{m.name}")]
+    summary = _first(public(offline.summary), declared)
     sources: dict[str, str] = {}
     for spec in metrics:
         series = offline.series.get(spec.name)
@@ -238,11 +236,9 @@ def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
         warnings.append(f"{offline.skipped} record(s) of its W&B run could not be read")
     curves = {key: s.curve.snapshot() for key, s in offline.series.items() if s.count}
     write_json_atomic(run_dir / CURVES_FILE, curves, indent=None)
-    config = {k: v for k, v in offline.config.items() if not str(k).startswith("_")}
-    identity = {k: config.pop(k) for k in ("branch", "commit", "seed", "group") if k in config}
     update_manifest(
         run_dir,
-        config=identity | config,  # the identity first: the manifest keeps 200 keys
+        config=_first(public(offline.config), ("branch", "commit", "seed", "group")),
         summary=summary,
         metric_sources=sources,
         values_from=FROM_WANDB,

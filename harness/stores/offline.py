@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from ..manifest import CurveBuffer
 
-__all__ = ["LOG_HEADER", "OfflineRun", "Series", "find_log", "read_offline_run"]
+__all__ = ["LOG_HEADER", "TOO_LONG", "OfflineRun", "Series", "find_log", "read_offline_run"]
 
 LOG_HEADER = b":W&B\xe1\xbe"  # then one version byte, 0 in every release so far
 HEADER_SIZE = len(LOG_HEADER) + 1
@@ -40,6 +40,11 @@ _FRAME = struct.Struct("<IHB")
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 READ_TIMEOUT_S = 600.0  # a run with millions of rows reads in well under this
 MAX_RECORD = 64 * 1024 * 1024  # a longer record is skipped, never held
+# What is kept of a config or summary however a script fills it: the manifest keeps 200
+# keys of 2,000 characters, so more would only cost memory.
+MAX_KEYS = 10_000
+MAX_VALUE = 64 * 1024  # characters of one value's JSON
+TOO_LONG = "(a value too long to keep)"
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -78,11 +83,9 @@ def _number(value: object) -> float | None:
 
 @dataclass
 class OfflineRun:
-    path: Path
     run_id: str | None = None
     group: str | None = None
     name: str | None = None
-    project: str | None = None
     tags: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -164,6 +167,12 @@ def _open(log: Path) -> BinaryIO:
         raise ValueError(f"cannot open {log.name!r}: {exc.strerror}") from exc
 
 
+def _keep(summary: dict[str, str], key: str, raw: str) -> None:
+    """A summary value's JSON, within MAX_KEYS keys and MAX_VALUE characters."""
+    if key in summary or len(summary) < MAX_KEYS:
+        summary[key] = raw if len(raw) <= MAX_VALUE else json.dumps(TOO_LONG)
+
+
 def _value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -197,7 +206,7 @@ def read_offline_run(
     except ImportError as exc:  # pragma: no cover - wandb is a dependency of the harness
         raise ValueError(f"cannot read W&B runs: {exc}") from exc
     wanted = set(keys)
-    run = OfflineRun(path=wandb_dir)
+    run = OfflineRun()
     summary: dict[str, str] = {}  # raw JSON, parsed once at the end
     record = pb.Record()  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout_s
@@ -223,7 +232,7 @@ def read_offline_run(
                 _history(run, record.history, wanted)
             elif kind == "summary":  # as many as history rows: kept tight
                 for item in record.summary.update:
-                    summary[_key(item)] = item.value_json
+                    _keep(summary, _key(item), item.value_json)
                 for item in record.summary.remove:
                     summary.pop(_key(item), None)
             elif kind == "config":
@@ -264,7 +273,10 @@ def _history(run: OfflineRun, history: Any, wanted: set[str]) -> None:
 
 def _config(config: dict[str, Any], record: Any) -> None:
     for item in record.update:
-        config[_key(item)] = _value(item.value_json)
+        key = _key(item)
+        if key in config or len(config) < MAX_KEYS:
+            raw = item.value_json
+            config[key] = _value(raw) if len(raw) <= MAX_VALUE else TOO_LONG
     for item in record.remove:
         config.pop(_key(item), None)
 
@@ -274,6 +286,5 @@ def _run(run: OfflineRun, record: Any) -> None:
     run.run_id = record.run_id or run.run_id
     run.group = record.run_group or run.group
     run.name = record.display_name or run.name
-    run.project = record.project or run.project
     if record.tags:
         run.tags = tuple(record.tags)

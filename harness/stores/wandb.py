@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import BackendUnavailable, HarnessError, StoreError
-from ..runs import Run, RunState
+from ..runs import Run, RunState, public
 from .local import _int, _str
 
 T = TypeVar("T")
@@ -96,8 +96,8 @@ def run_from_wandb(raw: Any) -> Run:
         reason=_REASONS.get(str(raw.state)),
         created_at=_iso(raw.created_at),
         ended_at=_iso(raw.heartbeat_at) if state.ended else None,
-        config={k: v for k, v in config.items() if not str(k).startswith("_")},
-        summary={k: v for k, v in summary.items() if not str(k).startswith("_")},
+        config=public(config),
+        summary=public(summary),
         tags=tags,
         # W&B keeps no time for a tag: the tag itself stands for "reported".
         reported_at=REPORTED_TAG if REPORTED_TAG in tags else None,
