@@ -52,7 +52,7 @@ __all__ = [
     "select_baseline",
 ]
 
-Verdict = Literal["better", "worse", "inconclusive", "missing", "failed"]
+Verdict = Literal["better", "worse", "inconclusive", "missing", "failed", "baseline"]
 TestName = Literal["welch_t", "single_t", "min_delta", "none"]
 DEFAULT_CONFIDENCE = 0.95
 _BAD_END = (RunState.FAILED, RunState.CRASHED)
@@ -167,10 +167,23 @@ class MetricComparison:
 
 @dataclass(frozen=True)
 class Baseline:
+    """The finished runs the branches are judged against; ``running`` counts the runs at
+    the same commit still going (the baseline is provisional until they end)."""
+
     branch: str
     commit: str | None
     runs: tuple[Run, ...]
     seeds_ignored: bool = False  # every seed gave the same values: counted as one
+    running: int = 0
+
+    @property
+    def provisional(self) -> bool:
+        return self.running > 0
+
+    @property
+    def expected(self) -> int:
+        """Runs at the baseline commit that finished or may still finish."""
+        return len(self.runs) + self.running
 
 
 @dataclass(frozen=True)
@@ -260,10 +273,22 @@ def latest_runs(runs: Sequence[Run]) -> tuple[str | None, tuple[Run, ...]]:
 
 
 def select_baseline(branch: str, runs: Sequence[Run]) -> Baseline | None:
-    """Finished runs of the baseline branch at its newest commit that has finished runs."""
+    """Finished runs of the baseline branch at its newest commit that has finished runs,
+    and how many runs at that commit are still running."""
     finished = [r for r in runs if r.branch == branch and r.state is RunState.FINISHED]
     commit, group = latest_runs(finished)
-    return Baseline(branch, commit, group) if group else None
+    if not group:
+        return None
+    seeds = {r.seed for r in group}
+    running = sum(
+        1
+        for r in runs
+        if r.branch == branch
+        and r.commit == commit
+        and r.state is RunState.RUNNING
+        and (r.seed is None or r.seed not in seeds)  # a re-run of a finished seed adds none
+    )
+    return Baseline(branch, commit, group, running=running)
 
 
 def per_seed(runs: Iterable[Run]) -> list[Run]:
@@ -445,6 +470,19 @@ def compare_metric(
     return MetricComparison(spec, base, cand, verdict, evidence)
 
 
+def _own_values(spec: MetricSpec, runs: Sequence[Run], confidence: float) -> MetricComparison:
+    """A metric of the baseline branch itself: its sample, verdict ``baseline``."""
+    cand = _sample(spec, runs)
+    evidence = Evidence(
+        "none",
+        n_baseline=0,
+        n_candidate=cand.n if cand else 0,
+        confidence=confidence,
+        nonfinite_candidate=len(_nonfinite(spec, runs)),
+    )
+    return MetricComparison(spec, None, cand, "baseline", evidence)
+
+
 def _with_holm(results: list[BranchResult], count: int) -> list[BranchResult]:
     """Each metric's p-values Holm-adjusted across the branches (the family: those with one)."""
     adjusted = [holm([r.metrics[i].evidence.p_value for r in results]) for i in range(count)]
@@ -510,16 +548,15 @@ def compare(
         warnings += _repeated_seed_warnings(name, group)
         warnings += _nonfinite_warnings(name, judged, metrics)
         warnings += _run_notes(name, group, metrics)
+        if name == baseline_branch:  # the baseline itself: its values, never a verdict
+            measured = tuple(_own_values(spec, judged, confidence) for spec in metrics)
+        else:
+            measured = tuple(
+                compare_metric(spec, base_runs, judged, confidence=confidence) for spec in metrics
+            )
         results.append(
             BranchResult(
-                branch=name,
-                commit=commit,
-                runs=group,
-                metrics=tuple(
-                    compare_metric(spec, base_runs, judged, confidence=confidence)
-                    for spec in metrics
-                ),
-                seeds_ignored=ignored,
+                branch=name, commit=commit, runs=group, metrics=measured, seeds_ignored=ignored
             )
         )
     return Comparison(

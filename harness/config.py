@@ -95,7 +95,7 @@ class AnalysisSettings:
     """How `harness analyze` asks Claude for an analysis of an ended run."""
 
     engine: str = "anthropic"  # anthropic (the SDK), claude_code (claude -p) or none
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"  # in the pinned SDK's model list; 4-5 reached end of life
     max_tokens: int = 1500  # the answer's budget
     max_prompt_chars: int = 60_000  # a hard cap on what is sent, logs included
     timeout_s: float = 120.0  # per request (the SDK's own default is 10 minutes)

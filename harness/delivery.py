@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from .errors import HarnessError, UsageError
 from .git import validate_branch
-from .report import _md_cell, marker
+from .render import markdown
+from .render.document import Column, Document, Heading, Inline, Paragraph, Span, Table, inline
+from .render.markdown import marker
 
 __all__ = [
     "Deliverer",
@@ -94,7 +96,6 @@ class Report:
 
 QUEUED = "<!-- harness:queued -->"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_URL = re.compile(r"^https?://[^\s()<>]{1,2000}$")
 
 
 def comparison_reports(table: str, branches: Sequence[str]) -> list[Report]:
@@ -126,46 +127,50 @@ def queued_report(data: object, where: str) -> Report | None:
         validate_branch(branch)
         if not _SHA.match(commit):
             raise ValueError(f"commit {commit[:60]!r}")
-        rows = []
+        rows: list[tuple[Inline, ...]] = []
         for item in data["items"]:
             url, seed, item_id = str(item["url"]), int(item["seed"]), str(item["id"])
-            link = f"[{_md_cell(item_id)}]({url})" if _URL.match(url) else _md_cell(item_id)
-            rows.append(f"| {seed} | {link} |")
-        job = _md_cell(str(data.get("job") or "—"))
+            rows.append(((Span(str(seed)),), (Span(item_id, "code", url=url),)))
+        job = str(data.get("job") or "—")
     except (KeyError, TypeError, ValueError, UsageError) as exc:
         raise UsageError(f"{where}: not a launch result ({exc})") from exc
     short = commit[:7]
     headline = f"{branch} @ {short}: {len(rows)} run(s) queued on {queue}"
-    markdown = "\n".join(
-        [
-            marker("summary", branch),
-            QUEUED,
-            f"### ⏳ {_md_cell(branch)} @ `{short}`: {len(rows)} run(s) queued on "
-            f"`{_md_cell(queue)}`",
-            "",
-            "| seed | queue item |",
-            "|--:|---|",
-            *rows,
-            "",
-            f"W&B Launch job: `{job}`. The run report replaces this comment when the runs end.",
-            "",
-        ]
+    title = inline("⏳ ", Span(branch, "code"), " @ ", Span(short, "code"))
+    title += inline(f": {len(rows)} run(s) queued on ", Span(queue, "code"))
+    doc = Document(
+        (
+            Heading(title),
+            Table((Column("seed", "right"), Column("queue item")), tuple(rows)),
+            Paragraph(
+                inline(
+                    "W&B Launch job: ",
+                    Span(job, "code"),
+                    ". The run report replaces this comment when the runs end.",
+                )
+            ),
+        ),
+        marker("summary", branch),
     )
-    return Report(branch, "queued", headline, markdown, (), queued_commit=commit, kind="queued")
+    first, rest = markdown.render(doc).split("\n", 1)
+    text = f"{first}\n{QUEUED}\n{rest}"
+    return Report(branch, "queued", headline, text, (), queued_commit=commit, kind="queued")
 
 
 def local_launch_summary(data: dict[str, Any]) -> str:
     """The job summary of a local launch (``launch-job --format json`` of the local backend)."""
-    lines = [f"### harness: launched `{_md_cell(str(data.get('branch')))}` here", ""]
-    lines += ["| run | seed | state | note |", "|---|--:|---|---|"]
+    rows = []
     for run in data.get("runs") or []:
         if isinstance(run, dict):
-            cells = [
-                _md_cell(str(run.get(k) if run.get(k) is not None else ""))
-                for k in ("id", "seed", "state", "reason")
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join([*lines, ""])
+            rows.append(
+                tuple(
+                    (Span(str(run.get(k) if run.get(k) is not None else "")),)
+                    for k in ("id", "seed", "state", "reason")
+                )
+            )
+    columns = (Column("run"), Column("seed", "right"), Column("state"), Column("note"))
+    title = inline("harness: launched ", Span(str(data.get("branch")), "code"), " here")
+    return markdown.render(Document((Heading(title), Table(columns, tuple(rows)))))
 
 
 @dataclass(frozen=True)
@@ -400,17 +405,16 @@ def step_summary(deliveries: Sequence[Delivery], reports: Sequence[Report]) -> s
     lines = ["### harness: run reports", ""]
     if not deliveries:
         return "\n".join([*lines, "Nothing new to report: every ended run has been reported.", ""])
-    lines += ["| branch | verdict | pull request | delivery |", "|---|---|---|---|"]
+    rows = []
     for d in deliveries:
-        pr = f"[#{d.pr}]({d.pr_url})" if d.pr and d.pr_url else "—"
-        what = _ACTIONS[d.action]
-        if d.comment_url:
-            what = f"[{what}]({d.comment_url})"
-        if d.draft_opened:
-            what += " (draft PR opened)"
+        pr = (Span(f"#{d.pr}", url=d.pr_url),) if d.pr and d.pr_url else (Span("—"),)
+        what = _ACTIONS[d.action] + (" (draft PR opened)" if d.draft_opened else "")
+        delivery: Inline = (Span(what, url=d.comment_url),)
         if d.error:
-            what += f": {_md_cell(d.error)}"
-        lines.append(f"| `{_md_cell(d.branch)}` | {d.verdict} | {pr} | {what} |")
+            delivery += (Span(f": {d.error}"),)
+        rows.append(((Span(d.branch, "code"),), (Span(d.verdict),), pr, delivery))
+    columns = (Column("branch"), Column("verdict"), Column("pull request"), Column("delivery"))
+    lines += markdown.render(Document((Table(columns, tuple(rows)),))).splitlines()
     lines.append("")
     by_branch = {r.branch: r for r in reports}
     budget = _SUMMARY_BUDGET - sum(len(line) + 1 for line in lines)
@@ -421,7 +425,8 @@ def step_summary(deliveries: Sequence[Delivery], reports: Sequence[Report]) -> s
         unposted = d.action in ("no_pr", "failed") and report.kind == "report"
         if unposted or report.kind == "queued":
             if len(report.markdown) + 2 > budget:
-                lines.append(f"_The report of `{_md_cell(d.branch)}` does not fit here._")
+                shown = markdown.render_inline(inline("The report of ", Span(d.branch, "code")))
+                lines.append(f"_{shown} does not fit here._")
                 continue
             budget -= len(report.markdown) + 2
             lines += [report.markdown, ""]

@@ -6,9 +6,11 @@ ref rules (``git check-ref-format``) before any command sees them.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import BranchError, UsageError
@@ -181,13 +183,114 @@ class Git:
             full[name] = sha if kind == "commit" else None
         return full
 
-    def show(self, commit: str, path: str) -> str | None:
-        """A file's content at a commit, or None when the commit has no such file."""
-        done = subprocess.run(
-            ["git", "show", f"{commit}:{path}"],
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return done.stdout if done.returncode == 0 else None
+    def show(
+        self, commit: str, path: str, *, limit: int | None = None, errors: str = "strict"
+    ) -> str | None:
+        """A file's content at a commit, or None when the commit has no such file (or, with
+        ``limit``, when it is larger than ``limit`` bytes). Text that is not UTF-8 raises
+        UnicodeDecodeError unless ``errors`` says otherwise."""
+        if not _SHA.fullmatch(commit) and commit != "HEAD":
+            return None
+        try:
+            done = subprocess.run(
+                ["git", "show", f"{commit}:{path}"],
+                cwd=self.cwd,
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            return None
+        if done.returncode != 0 or (limit is not None and len(done.stdout) > limit):
+            return None
+        return done.stdout.decode("utf-8", errors=errors)
+
+    def files(self, commit: str) -> frozenset[str]:
+        """The paths of a commit's tree (empty when this repository lacks the commit)."""
+        if not _SHA.fullmatch(commit):
+            return frozenset()
+        try:
+            done = subprocess.run(
+                ["git", "ls-tree", "-r", "-z", "--name-only", commit],
+                cwd=self.cwd,
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            return frozenset()
+        if done.returncode != 0:
+            return frozenset()
+        names = done.stdout.decode("utf-8", errors="replace").split("\0")
+        return frozenset(name for name in names if name)
+
+    def diff(self, base: str, head: str, *, first: Sequence[str] = (), limit: int = 20_000) -> str:
+        """The unified diff of ``head`` since its merge base with ``base``, at most ``limit``
+        characters: the files in ``first`` (and the folders they are in) come first, each
+        file cut on its own so one large file cannot hide the others."""
+        if not (_SHA.fullmatch(base) and _SHA.fullmatch(head)):
+            return ""
+        try:
+            done = subprocess.run(
+                ["git", "diff", "--no-color", "--no-ext-diff", "-U3", f"{base}...{head}"],
+                cwd=self.cwd,
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            return ""
+        if done.returncode != 0:
+            return ""
+        text = done.stdout[: limit * 20].decode("utf-8", errors="replace")
+        files = [f"diff --git{chunk}" for chunk in text.split("diff --git")[1:]]
+        folders = {name.rsplit("/", 1)[0] for name in first if "/" in name}
+
+        def rank(chunk: str) -> int:
+            header = chunk.split("\n", 1)[0]
+            if any(f" b/{name}" in header for name in first):
+                return 0
+            return 1 if any(f" b/{folder}/" in header for folder in folders) else 2
+
+        files.sort(key=rank)
+        share = max(2_000, limit // max(1, len(files)))
+        shown: list[str] = []
+        left = limit
+        for chunk in files:
+            piece = chunk if len(chunk) <= share else chunk[:share] + "\n… (this file's diff cut)\n"
+            if len(piece) > left:
+                shown.append(f"… {len(files) - len(shown)} more file(s) not shown\n")
+                break
+            shown.append(piece)
+            left -= len(piece)
+        return "".join(shown)
+
+    def apply_check(self, commit: str, patch: str) -> str | None:
+        """None when ``patch`` applies to ``commit``'s tree (``git apply --check`` against a
+        temporary index: no checkout, nothing written), else git's reason in one line."""
+        if not _SHA.fullmatch(commit):
+            return "not a commit"
+        with tempfile.TemporaryDirectory(prefix="harness-apply-") as tmp:
+            env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            try:
+                read = subprocess.run(
+                    ["git", "read-tree", commit],
+                    cwd=self.cwd,
+                    env=env,
+                    capture_output=True,
+                    check=False,
+                )
+                if read.returncode != 0:
+                    return "the run's commit is not in this repository"
+                done = subprocess.run(
+                    ["git", "apply", "--check", "--cached", "-"],
+                    cwd=self.cwd,
+                    env=env,
+                    input=patch.encode("utf-8", errors="replace"),
+                    capture_output=True,
+                    check=False,
+                    timeout=60,
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                return "git apply could not run"
+        if done.returncode == 0:
+            return None
+        lines = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        return (lines[0] if lines else f"git apply exited {done.returncode}")[:200]

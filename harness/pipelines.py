@@ -6,28 +6,31 @@ Wiring only: the logic lives in compare.py, report.py, the stores and the launch
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-from .analysis import BranchAnalysis, Changes
+from .analysis import BranchAnalysis, Changes, ParamChange, summarize_curves
 from .analysts import Analyst
-from .analysts.prompt import SYSTEM, build_prompt, sanitize
+from .analysts.prompt import SYSTEM, build_prompt, parse_answer, redact, secret_values
 from .compare import compare
 from .config import Settings
 from .diagnose import Highlight, diagnose, highlights
 from .errors import AnalysisUnavailable, ConfigError, MissingData, StoreError, UsageError
 from .events import RunEvent, validate_run_id
+from .failures import SourceLines, group_failures, locate, parse_traceback, source_lines
 from .git import Git, validate_branch
 from .launchers import LaunchedRun, open_launcher
 from .leaderboard import Leaderboard
 from .manifest import write_text_atomic
 from .plot import PlotResult, Side, draw_metric
-from .report import Report, headline
+from .render.phrases import headline
+from .report import Report
 from .runs import MetricSpec, Run, RunState, RunStore
 from .stores import open_store
 
@@ -212,14 +215,14 @@ ENDED = (RunState.FINISHED, RunState.FAILED, RunState.CRASHED)
 LOG_LINES = 200  # read from the end of a log, never the whole file
 
 
-def pending_runs(runs: Sequence[Run], event: RunEvent) -> list[Run]:
+def pending_runs(runs: Sequence[Run], event: RunEvent, baseline_branch: str) -> list[Run]:
     """Ended runs not reported yet, narrowed by the event's run id, branch and state.
 
     A run the event names by id is reported even if it was before: its comment is then
     updated in place (a team re-sending a webhook wants the report refreshed)."""
     if event.run_id and not any(r.id == event.run_id for r in runs):
         raise StoreError(f"event: no run {event.run_id!r} in the store")
-    return [
+    named = [
         r
         for r in runs
         if r.state in ENDED
@@ -229,6 +232,16 @@ def pending_runs(runs: Sequence[Run], event: RunEvent) -> list[Run]:
         and (event.branch is None or r.branch == event.branch)
         and (event.state is None or r.state.value == event.state)
     ]
+    if not any(r.branch == baseline_branch for r in named):
+        return named
+    # A baseline run ended: reports made while it ran were provisional and left their runs
+    # unmarked; they are made again now, whatever branch the event named.
+    waiting = [
+        r
+        for r in runs
+        if r.state in ENDED and r.reported_at is None and r.branch and r not in named
+    ]
+    return [*named, *waiting]
 
 
 def analyze_branch(
@@ -250,21 +263,51 @@ def analyze_branch(
         confidence=settings.compare.confidence,
     )
     result = comparison.branches[0]
-    diagnoses = []
+    git = Git(repo) if repo is not None else None
+    tree = git.files(result.commit) if git is not None and result.commit else frozenset()
+    diagnoses, failed = [], []
     found: list[tuple[Run, Highlight]] = []
     for run in result.runs:
-        diagnosis = diagnose(run, store.log_tail(run.id, LOG_LINES))
+        log = store.log_tail(run.id, LOG_LINES)
+        diagnosis = diagnose(run, log)
         if diagnosis is not None:
             diagnoses.append((run, diagnosis))
+            traceback = parse_traceback(log)
+            failed.append((run, diagnosis, locate(traceback, tree) if traceback else None))
         found += [(run, h) for h in highlights(run, store.curve(run.id, "diagnostics/grad_norm"))]
+
+    def source(path: str, line: int) -> SourceLines | None:
+        if git is None or not result.commit:
+            return None
+        text = git.show(result.commit, path, limit=MAX_SOURCE_BYTES, errors="replace")
+        return source_lines(text, path, line) if text is not None else None
+
+    failures = group_failures(failed, source=source)
     primary = comparison.primary
     baseline = comparison.baseline
     changes = None
-    if repo is not None and baseline is not None and baseline.commit and result.commit:
-        found_changes = Git(repo).changes(baseline.commit, result.commit)
+    if git is not None and baseline is not None and baseline.commit and result.commit:
+        found_changes = git.changes(baseline.commit, result.commit)
         if found_changes is not None:
             commits, stat = found_changes
-            changes = Changes(baseline.commit, result.commit, tuple(commits), stat)
+            first = [f.source.path for f in failures if f.source] + _entry_files(settings)
+            diff = git.diff(baseline.commit, result.commit, first=first)
+            changes = Changes(baseline.commit, result.commit, tuple(commits), stat, diff)
+    branch_curves = tuple(store.curve(r.id, primary.name) for r in result.runs) if primary else ()
+    baseline_curves = (
+        tuple(store.curve(r.id, primary.name) for r in baseline.runs)
+        if baseline and primary
+        else ()
+    )
+    curves = []
+    if primary is not None:
+        for side, side_curves in (
+            (comparison.baseline_branch, baseline_curves),
+            (branch, branch_curves),
+        ):
+            summary = summarize_curves(primary.name, side, side_curves, primary.goal)
+            if summary is not None and (side != branch or branch != comparison.baseline_branch):
+                curves.append(summary)
     seeds = max(1, len(result.runs))
     quoted = shlex.quote(branch)  # a valid ref may hold $(…) or ;: never paste it raw
     return BranchAnalysis(
@@ -272,10 +315,13 @@ def analyze_branch(
         result=result,
         reported_runs=tuple(reported),
         diagnoses=tuple(diagnoses),
+        failures=tuple(failures),
         highlights=tuple(found),
-        branch_curves=tuple(store.curve(r.id, primary.name) for r in result.runs if primary),
-        baseline_curves=tuple(store.curve(r.id, primary.name) for r in baseline.runs)
-        if baseline and primary
+        branch_curves=branch_curves,
+        baseline_curves=baseline_curves,
+        curves=tuple(curves),
+        params=tuple(param_changes(baseline.runs if baseline else (), result.runs))
+        if branch != comparison.baseline_branch
         else (),
         changes=changes,
         reproduce=(
@@ -285,6 +331,47 @@ def analyze_branch(
         ),
         warnings=tuple(store.warnings),
     )
+
+
+MAX_SOURCE_BYTES = 2_000_000
+IDENTITY_KEYS = frozenset({"seed", "branch", "commit", "group", "run_id", "harness_run_id"})
+
+
+def _entry_files(settings: Settings) -> list[str]:
+    entry = settings.launch.entry_point
+    return [entry] if entry and not entry.startswith("-") else []
+
+
+def _shown_value(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, allow_nan=True)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def param_changes(baseline: Sequence[Run], branch: Sequence[Run]) -> list[ParamChange]:
+    """Hyperparameters (config keys, but the run's identity) whose values differ between
+    the baseline's runs and the branch's; each side's distinct values."""
+
+    def values(runs: Sequence[Run]) -> dict[str, list[str]]:
+        seen: dict[str, list[str]] = {}
+        for run in runs:
+            for key, value in run.config.items():
+                if key in IDENTITY_KEYS or str(key).startswith("_"):
+                    continue
+                shown = seen.setdefault(str(key), [])
+                text = _shown_value(value)
+                if text not in shown and len(shown) < 5:
+                    shown.append(text)
+        return seen
+
+    if not baseline or not branch:
+        return []
+    base, mine = values(baseline), values(branch)
+    keys = sorted(set(base) | set(mine))
+    return [
+        ParamChange(key, tuple(base.get(key, ())), tuple(mine.get(key, ())))
+        for key in keys
+        if sorted(base.get(key, ())) != sorted(mine.get(key, ()))
+    ][:100]
 
 
 def analyze(
@@ -313,29 +400,47 @@ def analyze(
             f" ({entity!r} in harness.yaml or WANDB_ENTITY)"
         )
     runs = store.runs()
-    pending = pending_runs(runs, event)
+    pending = pending_runs(runs, event, settings.baseline_branch)
     branches = sorted({r.branch for r in pending if r.branch})
     analyses = []
     for branch in branches:
         new = [r for r in pending if r.branch == branch]
         found = analyze_branch(settings, store, runs, branch, new, repo=repo)
-        analyses.append(with_analysis(settings, found, analyst))
+        analyses.append(with_analysis(settings, found, analyst, repo=repo))
     write_analyses(analyses, out_dir)
     return analyses
 
 
 def with_analysis(
-    settings: Settings, analysis: BranchAnalysis, analyst: Analyst | None
+    settings: Settings,
+    analysis: BranchAnalysis,
+    analyst: Analyst | None,
+    *,
+    repo: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> BranchAnalysis:
-    """The report with the engine's analysis added, or with a note saying why it is not."""
+    """The report with the engine's answer added (known secrets redacted, a patch kept only
+    when it applies at the run's commit), or with a note saying why there is none."""
     if analyst is None:
         return replace(analysis, analysis_note="analysis.engine is none in harness.yaml")
-    prompt = build_prompt(analysis.to_json(), cap=settings.analysis.max_prompt_chars)
+    prompt = build_prompt(analysis.prompt_data(), cap=settings.analysis.max_prompt_chars)
     try:
         text = analyst.analyze(SYSTEM, prompt)
     except AnalysisUnavailable as exc:
         return replace(analysis, analyst=analyst.name, analysis_note=str(exc))
-    return replace(analysis, analyst=analyst.name, analysis=sanitize(text))
+    text = redact(text, secret_values(os.environ if env is None else env))
+    answer = parse_answer(text)
+    if answer.patch is not None:
+        commit = analysis.result.commit
+        problem = (
+            Git(repo).apply_check(commit, answer.patch)
+            if repo is not None and commit
+            else "there is no checkout of the run's commit to check it against"
+        )
+        if problem is not None:
+            note = f"A suggested patch was left out: git apply --check rejected it ({problem})."
+            answer = replace(answer, patch=None, patch_note=note)
+    return replace(analysis, analyst=analyst.name, answer=answer)
 
 
 def write_analyses(analyses: Sequence[BranchAnalysis], out_dir: Path) -> None:
@@ -356,7 +461,11 @@ def write_analyses(analyses: Sequence[BranchAnalysis], out_dir: Path) -> None:
                     "headline": headline(analysis.comparison, analysis.result),
                     "markdown": f"{name}.md",
                     "json": f"{name}.json",
-                    "runs": [r.id for r in analysis.reported_runs],
+                    "provisional": analysis.provisional,
+                    # what mark-reported marks: none while provisional, so the next
+                    # analyze (after the baseline's last run) makes the report again
+                    "runs": [r.id for r in analysis.marked_runs],
+                    "covers": [r.id for r in analysis.reported_runs],
                 }
             )
         (staging / "index.json").write_text(

@@ -11,11 +11,19 @@ from pathlib import Path
 import pytest
 
 from harness.analysts import AnthropicAnalyst, open_analyst
-from harness.analysts.prompt import MAX_ANSWER, SYSTEM, build_prompt, sanitize
+from harness.analysts.prompt import (
+    MAX_ANSWER,
+    SYSTEM,
+    build_prompt,
+    parse_answer,
+    redact,
+    secret_values,
+)
 from harness.config import AnalysisSettings, load_settings
 from harness.errors import AnalysisUnavailable
 from harness.events import RunEvent
 from harness.pipelines import analyze
+from harness.render.markdown import escape
 from harness.stores.local import LocalStore
 
 from .helpers import BIN, METRICS_YAML, acc, offline_env, write_run
@@ -116,12 +124,12 @@ def test_a_failing_api_still_gives_the_report_with_a_note(
     reports = run_analyze(project, {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": server.url})
     good = reports["exp%2Fgood.md"]
     assert "exp/good beats main on val/accuracy" in good
-    assert f"_Analysis skipped: {note}._" in good
+    assert f"_Analysis skipped: {escape(note)}._" in good
 
 
 def test_no_key_and_no_server(project: Path, server: AnthropicServer) -> None:
     assert (
-        "_Analysis skipped: ANTHROPIC_API_KEY is not set._"
+        "_Analysis skipped: ANTHROPIC\\_API\\_KEY is not set._"
         in run_analyze(project, {})["exp%2Fgood.md"]
     )
     down = server.url
@@ -161,17 +169,36 @@ def test_cli_uses_the_environment(project: Path, server: AnthropicServer) -> Non
 def test_prompt_cap_holds_for_any_report() -> None:
     report = {
         "branch": "exp/x",
-        "diagnoses": [{"excerpt": ["y" * 300] * 40}],
-        "changes": {"diffstat": "z" * 50_000},
+        "failures": [{"excerpt": ["y" * 300] * 40}],
+        "changes": {"diffstat": "z" * 50_000, "diff": "d" * 100_000, "commits": ["c"] * 30},
+        "runs": [{"id": "r"}] * 5000,
         "comparison": {"branches": [{"runs": ["r"] * 5000}]},
     }
     for cap in (2_000, 10_000, 60_000):
         assert len(build_prompt(report, cap=cap)) <= cap
+    # the diff is cut before the failures' excerpts
+    roomy = build_prompt({**report, "runs": [], "comparison": {}}, cap=30_000)
+    assert "y" * 300 in roomy and "(diff cut)" in roomy
 
 
-def test_sanitize_bounds_the_answer() -> None:
-    assert len(sanitize("a" * 100_000)) <= MAX_ANSWER + 10
-    assert sanitize("<b>x</b> <!-- hidden") == "&lt;b&gt;x&lt;/b&gt;"
+def test_the_answer_is_parsed_bounded_and_redacted() -> None:
+    fields = {
+        "what_happened": "it broke",
+        "likely_cause": "`x @ w`",
+        "next_step": "fix",
+        "patch": "",
+    }
+    answer = parse_answer("```json\n" + json.dumps(fields) + "\n```")
+    assert answer.structured and answer.likely_cause == "`x @ w`" and answer.patch is None
+    prose = parse_answer("a" * 100_000)
+    assert not prose.structured and len(prose.what_happened) <= MAX_ANSWER + 10
+    huge = parse_answer(json.dumps({"what_happened": "w" * 100_000, "next_step": "n"}))
+    assert len(huge.what_happened) <= MAX_ANSWER and huge.next_step == "n"
+    env = {"GITHUB_TOKEN": "ghs_secret123", "ANTHROPIC_API_KEY": "sk-ant-42424242", "HOME": "/root"}
+    assert secret_values(env) == ["sk-ant-42424242", "ghs_secret123"]
+    assert redact("key sk-ant-42424242 and ghs_secret123", secret_values(env)) == (
+        "key [redacted] and [redacted]"
+    )
 
 
 def test_analyst_without_key_says_so() -> None:
@@ -208,11 +235,17 @@ def test_claude_code_engine_streams_from_the_same_server(
     (project / "harness.yaml").write_text(
         METRICS_YAML + "analysis: {engine: claude_code, model: claude-test, timeout: 60s}\n"
     )
-    server.answer = "**Next step** widen it again <b>now</b>"
+    server.answer = json.dumps(
+        {
+            "what_happened": "better",
+            "likely_cause": "width",
+            "next_step": "widen it again <b>now</b>",
+        }
+    )
     reports = run_analyze(project, claude_env(server, tmp_path))
     good = reports["exp%2Fgood.md"]
     assert "#### Analysis (Claude Code (claude -p))" in good
-    assert "**Next step** widen it again &lt;b&gt;now&lt;/b&gt;" in good
+    assert "**Next step**\n\nwiden it again &lt;b&gt;now&lt;/b&gt;" in good
     request = server.requests[-1]["body"]
     assert request["stream"] is True and request["model"] == "claude-test"
     assert request.get("tools", []) == []  # no tools: run data cannot make it act

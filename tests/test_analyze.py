@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis import MAX_MARKDOWN, mermaid_chart, resample
+from harness.analysis import MAX_MARKDOWN, metric_chart, resample
 from harness.diagnose import diagnose, highlights
+from harness.render.document import Document
+from harness.render.markdown import render
 from harness.runs import Run, RunState
 
 from .helpers import BIN, Ran, fresh_store, invoke, offline_env
@@ -33,7 +35,7 @@ def test_one_report_per_branch_with_verdict_chart_diagnosis_and_changes(
         "exp/good": "better",
         "exp/killed": "failed",
         "exp/nan": "failed",
-        "main": "inconclusive",
+        "main": "baseline",  # the baseline's own report: its runs, never compared with itself
     }
     good = (out / "exp%2Fgood.md").read_text()
     assert good.startswith("<!-- harness:report branch=exp%2Fgood -->\n### ✅ exp/good beats main")
@@ -53,7 +55,11 @@ def test_one_report_per_branch_with_verdict_chart_diagnosis_and_changes(
     nan = json.loads((out / "exp%2Fnan.json").read_text())
     assert nan["diagnoses"][0]["category"] == "nan"
     assert "NonFiniteLoss" in nan["diagnoses"][0]["summary"]
-    assert "Why `" in (out / "exp%2Fnan.md").read_text()
+    assert "#### 💥 run " in (out / "exp%2Fnan.md").read_text()
+    [failure] = fails["failures"]
+    assert failure["exception"] == "ValueError: shapes do not match"
+    main = (out / "main.md").read_text()
+    assert "### 📏 main is the baseline: val/accuracy" in main and "evidence" not in main
 
 
 def test_reported_runs_are_skipped_after_mark_reported(
@@ -197,15 +203,19 @@ def test_curves_are_resampled_onto_one_grid() -> None:
         1.0,
         1.0,
     ]
-    chart = mermaid_chart(
+    made = metric_chart(
         'val/acc"uracy', [("main", [[(0, 0.1), (100, 0.5)]]), ("exp/a", [[(0, 0.2), (50, 0.9)]])]
     )
+    assert made is not None
+    chart = render(Document((made,))).splitlines()
     assert chart[2] == '    title "val/accuracy"'  # quotes cannot break the chart
     assert chart[3] == '    x-axis "step" [0, 50, 100]'  # few points: the logged steps
     assert chart[5:7] == ["    line [0.1, 0.3, 0.5]", "    line [0.2, 0.9, 0.9]"]
     assert chart[-1].startswith("_line 1 = `main`, line 2 = `exp/a`")
-    long = mermaid_chart("m", [("a", [[(s, float(s)) for s in range(1000)]])])
-    assert len(long[3].split(",")) == 40
+    long = metric_chart("m", [("a", [[(s, float(s)) for s in range(1000)]])])
+    assert long is not None and len(long.x) == 40
+    nan = metric_chart("m", [("a", [[(0, float("nan")), (1, 0.5), (2, float("inf"))]])])
+    assert nan is not None and nan.series == (("a", (0.5,)),)  # Mermaid breaks on nan
     assert MAX_MARKDOWN < 65_536
 
 

@@ -43,18 +43,18 @@ def test_compare_table(project: Path) -> None:
     result = invoke("compare")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "baseline main @ bbbbbbb (1 run(s))" in out
+    assert "Baseline: main @ bbbbbbb (1 run(s))." in out
     for line in ("exp/good", "exp/bad", "exp/crash", "main (baseline)"):
         assert line in out
     assert "1 crashed" in out and "failed" in out
-    assert "winner: exp/good beats main on val/accuracy: 0.95 vs 0.9, +0.05 (+5.6%)" in out
+    assert "Winner: exp/good beats main on val/accuracy: 0.95 vs 0.9, +0.05 (+5.6%)" in out
 
 
 def test_compare_json_is_the_documented_contract(project: Path) -> None:
     result = invoke("compare", "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert data["schema_version"] == 1 and data["kind"] == "compare"
+    assert data["schema_version"] == 2 and data["kind"] == "compare"
     assert data["baseline"]["branch"] == "main" and data["baseline"]["commit"] == "b" * 40
     assert data["baseline"]["n"] == 1
     assert data["winner"] == "exp/good"
@@ -178,8 +178,8 @@ def test_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = invoke("compare")
     assert result.exit_code == 0
-    assert "baseline main: no finished run yet" in result.stdout
-    assert "no experiment branches have runs yet" in result.stdout
+    assert "Baseline: no finished run on main yet." in result.stdout
+    assert "No experiment branches have runs yet." in result.stdout
     data = json.loads(invoke("compare", "--format", "json").stdout)
     assert data["baseline"] is None and data["branches"] == [] and data["winner"] is None
     summary = invoke("summary", "--branch", "main")

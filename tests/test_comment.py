@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.manifest import read_json
-from harness.report import marker
+from harness.render.markdown import marker
 
 from .helpers import Ran, fresh_store, invoke, offline_env
 from .servers.github_server import ACTIONS_BOT, GithubServer, User
@@ -78,7 +78,7 @@ def test_one_comment_per_pr_then_nothing_new(setup: Setup) -> None:
         [body] = setup.bot_comments(branch)
         assert body.startswith(marker("summary", branch) + "\n")
     [fails] = setup.bot_comments("exp/fails")
-    assert "Why `" in fails and "ValueError: shapes do not match" in fails
+    assert "#### 💥 " in fails and "ValueError: shapes do not match" in fails
     summary = setup.summary.read_text()
     assert "| `exp/killed` | failed | — | no open PR: the report is below |" in summary
     assert marker("summary", "exp/killed") in summary and marker("summary", "main") in summary
@@ -108,7 +108,7 @@ def test_a_named_run_updates_its_comment_in_place(setup: Setup) -> None:
     [delivery] = json.loads(done.stdout)["deliveries"]
     assert delivery["action"] == "updated"
     [after] = setup.gh.comments(REPO, setup.prs["exp/nan"])
-    assert after.id == comment.id and "Why `" in after.body and "older" not in after.body
+    assert after.id == comment.id and "#### 💥 " in after.body and "older" not in after.body
 
 
 @pytest.mark.parametrize(

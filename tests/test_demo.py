@@ -34,8 +34,8 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     # three seeds per branch, judged by Welch's t-test (and Holm's correction for the winner)
-    assert "winner: exp/wider-mlp beats main on val/accuracy" in out
-    assert re.search(r"winner: exp/wider-mlp beats .* \(n=3\) vs .* \(n=3\), .* — p=", out)
+    assert "Winner: exp/wider-mlp beats main on val/accuracy" in out
+    assert re.search(r"Winner: exp/wider-mlp beats .* \(n=3\) vs .* \(n=3\), .* — p=", out)
     assert re.search(r"exp/high-lr\s+\w+\s+3 finished\s+worse", out)
     assert re.search(r"exp/broken-input\s+\w+\s+3 failed\s+failed", out)
     assert re.search(r"^1\s+exp/wider-mlp\s+\w+\s+3\s+better\s.*winner\s*$", out, re.M)
@@ -51,12 +51,19 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
             "RuntimeError: mat1 and mat2 shapes"
             in (reports / "exp" / "broken-input.md").read_text()
         )
+        # three seeds failing the same way: one entry, the repository's frames, no machine path
+        broken = (scratch / "reports" / "exp%2Fbroken-input.md").read_text()
+        assert "#### 💥 3 of 3 run(s) (seeds 0, 1, 2) failed: exception" in broken
+        assert broken.count("Traceback (most recent call last)") == 1
+        assert 'File "experiments/digits/train.py", line' in broken and "library frame(s)" in broken
+        assert "→ " in broken and "63" in broken  # the failing line, and the diff's change
+        assert str(scratch) not in broken and "site-packages" not in broken
         index = json.loads((scratch / "reports" / "index.json").read_text())
         assert {r["branch"]: r["verdict"] for r in index["reports"]} == {
             "exp/broken-input": "failed",
             "exp/high-lr": "worse",
             "exp/wider-mlp": "better",
-            "main": "inconclusive",
+            "main": "baseline",
         }
         wider = (scratch / "reports" / "exp%2Fwider-mlp.md").read_text()
         assert "```mermaid" in wider and "Widen the hidden layer" in wider

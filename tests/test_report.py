@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 from harness.compare import compare
-from harness.report import Report, marker
+from harness.render.markdown import marker
+from harness.report import Report
 from harness.runs import MetricSpec, Run, RunState
 
 from .helpers import REPO_ROOT

@@ -544,8 +544,9 @@ def test_a_seed_run_twice_counts_once() -> None:
         created_at="2026-01-02T00:00:00", summary={"val/accuracy": 0.80},
     )  # fmt: skip
     comparison = compare([*base, again], [ACC], baseline_branch="main", branches=["main"])
-    primary = comparison.branches[0].primary
-    assert primary is not None and primary.baseline is not None and primary.baseline.n == 3
+    primary = comparison.branches[0].primary  # the baseline itself: its values, no verdict
+    assert primary is not None and primary.candidate is not None and primary.candidate.n == 3
+    assert primary.verdict == "baseline" and primary.baseline is None
     assert comparison.warnings == (
         "baseline main: seed 0 finished 2 times at main-co; only its newest run counts",
         "main: seed 0 finished 2 times at main-co; only its newest run counts",
@@ -681,7 +682,14 @@ def test_leaderboard_ranks_names_the_winner_and_flags_stale_branches(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["kind"] == "leaderboard" and data["confidence"] == 0.95
-    assert data["baseline"] == {"branch": "main", "commit": seeded["main"], "n": 4}
+    assert data["baseline"] == {
+        "branch": "main",
+        "commit": seeded["main"],
+        "n": 4,
+        "running": 0,
+        "provisional": False,
+        "seeds_ignored": False,
+    }
     entries = {e["branch"]: e for e in data["entries"]}
     assert [e["branch"] for e in data["entries"]] == [
         "exp/win",
@@ -710,7 +718,7 @@ def test_leaderboard_table_and_markdown(seeded: dict[str, str]) -> None:
     assert table.exit_code == 0
     first = next(line for line in table.stdout.splitlines() if line.startswith("1 "))
     assert "exp/win" in first and "0.905 ± 0.013 (n=4)" in first and "winner" in first
-    assert "🏆 winner: exp/win beats main on val/accuracy" in table.stdout
+    assert "🏆 Winner: exp/win beats main on val/accuracy" in table.stdout
     md = invoke("leaderboard", "--format", "md").stdout
     assert md.startswith("<!-- harness:leaderboard -->\n### 🏆 Winner: exp/win beats main")
     assert "| 2 | `exp/old` |" in md and "stale |" in md

@@ -78,7 +78,7 @@ def test_analyze_through_wandb_says_what_the_local_store_says(
         "exp/good": "better",
         "exp/killed": "failed",
         "exp/nan": "failed",
-        "main": "inconclusive",
+        "main": "baseline",
     }
     good = (out / "exp%2Fgood.md").read_text()
     assert good.startswith("<!-- harness:report branch=exp%2Fgood -->\n### ✅ exp/good beats main")

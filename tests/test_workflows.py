@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness.manifest import read_json
-from harness.report import marker
+from harness.render.markdown import marker
 from harness.runs import RunState
 from harness.stores.local import LocalStore
 
@@ -236,7 +236,7 @@ def test_a_named_run_refreshes_its_comment_in_place(act: Act, tmp_path: Path) ->
     done = act.dispatch({**filled_template(), "run_id": run_id}, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:]
     [after] = act.gh.comments(REPO, act.prs["exp/nan"])
-    assert after.id == comment.id and "stale" not in after.body and "Why `" in after.body
+    assert after.id == comment.id and "stale" not in after.body and "#### 💥 " in after.body
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,7 @@ def analyze_cmd(
                     {
                         "branch": a.branch,
                         "verdict": a.verdict,
+                        "provisional": a.provisional,
                         "runs": [r.id for r in a.reported_runs],
                     }
                     for a in analyses
@@ -103,7 +104,8 @@ def analyze_cmd(
         click.echo("nothing new to report: every ended run has been reported")
         return
     for a in analyses:
-        click.echo(f"{a.branch}: {a.verdict} ({len(a.reported_runs)} new run(s))")
+        note = " (provisional: the baseline is still running)" if a.provisional else ""
+        click.echo(f"{a.branch}: {a.verdict} ({len(a.reported_runs)} new run(s)){note}")
     click.echo(f"reports in {out_dir} (index.json lists them)")
 
 

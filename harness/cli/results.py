@@ -11,9 +11,13 @@ import click
 
 from ..compare import BranchResult
 from ..config import CompareSettings, Settings
-from ..inert import one_line
+from ..inert import clean_line
 from ..leaderboard import Leaderboard
 from ..pipelines import branch_report, compare_report, leaderboard_report, plot_branches
+from ..render import terminal
+from ..render.document import Block, Column, Document, Paragraph, Span, Table, Warnings
+from ..render.phrases import STATE_TAGS
+from ..render.serialize import SCHEMA_VERSION, run_json
 from ..report import Report
 from ..runs import RunState
 from ..stores import open_store
@@ -268,10 +272,8 @@ def plot_cmd(
         branches=_split(branches),
         baseline=baseline,
     )
-    from rich.text import Text
-
-    for warning in drawn.warnings:  # branch names are untrusted: never read as markup
-        console(stderr=True).print(Text.assemble(("warning: ", "yellow"), warning))
+    # branch names are untrusted: never read as markup
+    terminal.render(Document((Warnings(drawn.warnings),)), console(stderr=True))
     runs = sum(len(side.curves) for side in drawn.sides)
     click.echo(f"wrote {out} ({drawn.metric}: {len(drawn.sides)} line(s) from {runs} run(s))")
 
@@ -298,52 +300,37 @@ def runs_cmd(
     settings = get_settings(backend, home)
     store = open_store(settings)
     found = store.runs(branch=branch, states=[RunState(s) for s in state] if state else None)
+    metrics = list(settings.metrics)
     if fmt == "json":
         echo_json(
             {
-                "schema_version": 1,
-                "runs": [
-                    {
-                        "id": r.id,
-                        "branch": r.branch,
-                        "commit": r.commit,
-                        "seed": r.seed,
-                        "state": r.state.value,
-                        "exit_code": r.exit_code,
-                        "reason": r.reason,
-                        "created_at": r.created_at,
-                    }
-                    for r in found
-                ],
+                "schema_version": SCHEMA_VERSION,
+                "runs": [run_json(r, metrics) for r in found],
                 "warnings": store.warnings,
             }
         )
         return
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console()
-    for warning in store.warnings:
-        console(stderr=True).print(Text.assemble(("warning: ", "yellow"), one_line(warning)))
-    if not found:
-        out.print(Text(f"no runs in {settings.home}"))
-        return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("run", "branch", "commit", "seed", "state", "exit", "created", "note"):
-        table.add_column(col)
-    for r in found:  # every cell as Text: what a run holds is never read as markup
-        cells = (
-            r.id,
-            r.branch or "?",
-            r.short_commit,
-            "" if r.seed is None else str(r.seed),
-            r.state.value,
-            "" if r.exit_code is None else str(r.exit_code),
-            r.created_at or "",
-            r.reason or "",
+    rows = tuple(
+        (
+            (Span(r.id, "code"),),
+            (Span(r.branch or "?", "code"),),
+            (Span(r.short_commit, "code"),),
+            (Span("" if r.seed is None else str(r.seed)),),
+            (Span(r.state.value, STATE_TAGS.get(r.state.value, "")),),
+            (Span("" if r.exit_code is None else str(r.exit_code)),),
+            (Span(r.created_at or ""),),
+            (Span(r.reason or ""),),
         )
-        table.add_row(*(Text(one_line(cell)) for cell in cells))
-    out.print(table)
+        for r in found
+    )
+    names = ("run", "branch", "commit", "seed", "state", "exit", "created", "note")
+    terminal.render(Document((Warnings(tuple(store.warnings)),)), console(stderr=True))
+    blocks: list[Block] = []
+    if found:
+        blocks.append(Table(tuple(Column(n) for n in names), rows))
+    else:
+        blocks.append(Paragraph((Span(f"no runs in {settings.home}"),)))
+    terminal.render(Document(tuple(blocks)), console())
 
 
 @results.command("log")
@@ -352,7 +339,8 @@ def runs_cmd(
 @settings_options
 @reports_errors
 def log_cmd(run_id: str, lines: int, backend: str | None, home: Path | None) -> None:
-    """Print the last lines of a run's console log."""
+    """Print the last lines of a run's console log (control characters and escape
+    sequences shown as spaces)."""
     settings = get_settings(backend, home)
     for line in open_store(settings).log_tail(run_id, lines):
-        click.echo(line)
+        click.echo(clean_line(line))  # a log's escape sequences never reach the terminal
