@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 # torch from PyPI defaults to a multi-GB CUDA build; this CPU build is what the demo needs.
 TORCH  ?= torch==2.13.0
 # The Claude Code CLI, for the tests of the `claude_code` analysis engine (a local install).
-CLAUDE_CODE ?= @anthropic-ai/claude-code@2.1.328
+# Its version is pinned once, in actions/claude-code-version (the analyze action uses it too).
+CLAUDE_CODE ?= @anthropic-ai/claude-code@$(shell cat actions/claude-code-version)
 TOOLS  := .tools
 CLAUDE := $(TOOLS)/node_modules/.bin/claude
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet

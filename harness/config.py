@@ -100,6 +100,9 @@ class AnalysisSettings:
     max_prompt_chars: int = 60_000  # a hard cap on what is sent, logs included
     timeout_s: float = 120.0  # per request (the SDK's own default is 10 minutes)
     retries: int = 2  # the SDK's retries of a timeout, 429 or 5xx, with its own backoff
+    # claude_code only: let it read a checkout of the run's commit with Read, Grep and Glob
+    # (confined to that checkout; nothing written). Off: no tools at all.
+    read_checkout: bool = False
 
 
 @dataclass(frozen=True)
@@ -404,7 +407,15 @@ def _confidence(value: object, where: str) -> float:
     return number
 
 
-_ANALYSIS_KEYS = {"engine", "model", "max_tokens", "max_prompt_chars", "timeout", "retries"}
+_ANALYSIS_KEYS = {
+    "engine",
+    "model",
+    "max_tokens",
+    "max_prompt_chars",
+    "timeout",
+    "retries",
+    "read_checkout",
+}
 
 
 def _analysis(reader: _Reader) -> AnalysisSettings:
@@ -427,7 +438,14 @@ def _analysis(reader: _Reader) -> AnalysisSettings:
     if not 0 <= retries <= 10:
         raise ConfigError(f"{reader.where}.retries: expected 0 to 10, got {retries}")
     timeout = reader.raw("timeout")
+    read_checkout = reader.get("read_checkout", bool, default.read_checkout)
+    if read_checkout and engine != "claude_code":
+        raise ConfigError(
+            f"{reader.where}.read_checkout: only the claude_code engine can read the checkout"
+            f" (engine is {engine})"
+        )
     return AnalysisSettings(
+        read_checkout=read_checkout,
         retries=retries,
         engine=engine,
         model=model,

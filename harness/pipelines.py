@@ -17,7 +17,15 @@ from urllib.parse import quote
 
 from .analysis import BranchAnalysis, Changes, ParamChange, summarize_curves
 from .analysts import Analyst
-from .analysts.prompt import SYSTEM, build_prompt, parse_answer, redact, secret_values
+from .analysts.checkout import fingerprint, read_only_checkout
+from .analysts.prompt import (
+    READ_CHECKOUT,
+    SYSTEM,
+    build_prompt,
+    parse_answer,
+    redact,
+    secret_values,
+)
 from .compare import compare
 from .config import Settings
 from .diagnose import Highlight, diagnose, highlights
@@ -424,14 +432,21 @@ def with_analysis(
     if analyst is None:
         return replace(analysis, analysis_note="analysis.engine is none in harness.yaml")
     prompt = build_prompt(analysis.prompt_data(), cap=settings.analysis.max_prompt_chars)
+    commit = analysis.result.commit
     try:
-        text = analyst.analyze(SYSTEM, prompt)
+        if settings.analysis.read_checkout and repo is not None and commit:
+            with read_only_checkout(repo, commit) as checkout:
+                before = fingerprint(checkout)
+                text = analyst.analyze(SYSTEM + READ_CHECKOUT, prompt, checkout=checkout)
+                if fingerprint(checkout) != before:
+                    raise AnalysisUnavailable("the engine changed the checkout it was to read")
+        else:
+            text = analyst.analyze(SYSTEM, prompt)
     except AnalysisUnavailable as exc:
         return replace(analysis, analyst=analyst.name, analysis_note=str(exc))
     text = redact(text, secret_values(os.environ if env is None else env))
     answer = parse_answer(text)
     if answer.patch is not None:
-        commit = analysis.result.commit
         problem = (
             Git(repo).apply_check(commit, answer.patch)
             if repo is not None and commit

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from filelock import FileLock
 
 from harness.manifest import read_json, update_manifest
@@ -198,6 +199,16 @@ def fresh_store(home: Path, dest: Path) -> Path:
         data.pop("reported_at", None)
         manifest.write_text(json.dumps(data))
     return dest
+
+
+def claude_bin() -> str:
+    """The Claude Code CLI that `make test` installs under .tools/."""
+    found = os.environ.get("HARNESS_TEST_CLAUDE_BIN") or str(
+        REPO_ROOT / ".tools" / "node_modules" / ".bin" / "claude"
+    )
+    if not Path(found).exists():
+        pytest.skip("the claude CLI is not installed (make test installs it)")
+    return found
 
 
 def wandb_env(url: str, api_key: str, tmp_path: Path, **extra: str) -> dict[str, str]:

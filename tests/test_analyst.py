@@ -26,7 +26,7 @@ from harness.pipelines import analyze
 from harness.render.markdown import escape
 from harness.stores.local import LocalStore
 
-from .helpers import BIN, METRICS_YAML, acc, offline_env, write_run
+from .helpers import BIN, METRICS_YAML, acc, claude_bin, offline_env, write_run
 from .servers.anthropic_server import AnthropicServer
 
 
@@ -204,16 +204,6 @@ def test_the_answer_is_parsed_bounded_and_redacted() -> None:
 def test_analyst_without_key_says_so() -> None:
     with pytest.raises(AnalysisUnavailable, match="ANTHROPIC_API_KEY is not set"):
         AnthropicAnalyst(AnalysisSettings(), {}).analyze("s", "p")
-
-
-def claude_bin() -> str:
-    """The Claude Code CLI that `make test` installs under .tools/."""
-    found = os.environ.get("HARNESS_TEST_CLAUDE_BIN") or str(
-        Path(__file__).parent.parent / ".tools" / "node_modules" / ".bin" / "claude"
-    )
-    if not Path(found).exists():
-        pytest.skip("the claude CLI is not installed (make test installs it)")
-    return found
 
 
 def claude_env(server: AnthropicServer, tmp_path: Path) -> dict[str, str]:

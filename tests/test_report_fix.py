@@ -5,6 +5,10 @@ made while the baseline still runs is provisional, then made again."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +21,16 @@ from harness.manifest import update_manifest
 from harness.pipelines import analyze, mark_reported
 from harness.stores.local import LocalStore
 
-from .helpers import METRICS_YAML, acc, commit_file, git, make_repo, write_run
+from .helpers import (
+    METRICS_YAML,
+    REPO_ROOT,
+    acc,
+    claude_bin,
+    commit_file,
+    git,
+    make_repo,
+    write_run,
+)
 from .inert_check import markdown_problems
 from .servers.anthropic_server import AnthropicServer
 
@@ -165,3 +178,134 @@ def test_a_report_made_while_the_baseline_runs_is_provisional_then_made_again(
     assert again["exp/good"]["provisional"] is False and again["exp/good"]["runs"] == ["good1"]
     assert "main" in again
     assert "seeds finished" not in (out / "exp%2Fgood.md").read_text()
+
+
+@pytest.mark.slow  # the real Claude Code CLI
+def test_claude_code_reads_the_checkout_and_nothing_else(
+    broken: tuple[Path, Path, str], server: AnthropicServer, tmp_path: Path
+) -> None:
+    """The model asks to write, edit, run, and read /proc/self/environ and the home folder:
+    all refused; reading the checkout works; the checkout is unchanged; a secret it
+    echoes is redacted."""
+    repo, home, _ = broken
+    secret = "sk-ant-test-0123456789"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+
+    def calls() -> list[tuple[str, dict[str, object]]]:
+        [checkout] = scratch.glob("harness-checkout-*/checkout")
+        return [
+            ("Write", {"file_path": str(checkout / "pwned.txt"), "content": "x"}),
+            (
+                "Edit",
+                {"file_path": str(checkout / "train.py"), "old_string": "64", "new_string": "1"},
+            ),
+            ("Bash", {"command": f"touch {checkout}/ran"}),
+            ("Read", {"file_path": "/proc/self/environ"}),
+            ("Read", {"file_path": str(Path.home() / ".bashrc")}),
+            ("Read", {"file_path": str(repo / "harness.yaml")}),  # the real checkout: outside
+            ("Read", {"file_path": str(checkout / "train.py")}),
+        ]
+
+    server.mode, server.tool_calls = "tools", calls
+    server.answer = answer("").replace("remove it", f"remove it; key {secret}")
+    (repo / "harness.yaml").write_text(
+        "wandb: {project: test}\n"
+        + METRICS_YAML
+        + "analysis: {engine: claude_code, model: claude-test, timeout: 60s, read_checkout: true}\n"
+    )
+    settings = load_settings(cwd=repo, env={"HARNESS_HOME": str(home)})
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "ANTHROPIC_API_KEY": secret,
+        "ANTHROPIC_BASE_URL": server.url,
+        "GITHUB_TOKEN": "ghs_never_passed_on",
+        "HARNESS_CLAUDE_BIN": claude_bin(),
+    }
+    out = tmp_path / "out"
+    old_tmp = tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            analyze(
+                settings,
+                LocalStore(home),
+                RunEvent(None, None, branch="exp/broken"),
+                out_dir=out,
+                repo=repo,
+                analyst=open_analyst(settings, env),
+            )
+    finally:
+        tempfile.tempdir = old_tmp
+        git(repo, "checkout", "--quiet", "--", "harness.yaml")
+    results = {r["tool_use_id"]: r for r in server.tool_results()}
+    refused = [results[f"toolu_{i:02d}"] for i in range(6)]
+    assert all(r.get("is_error") for r in refused), refused
+    allowed = results["toolu_06"]
+    assert not allowed.get("is_error") and "raise ValueError" in json.dumps(allowed["content"])
+    assert all(
+        secret not in json.dumps(r) and "ghs_" not in json.dumps(r) for r in results.values()
+    )
+    assert not list(scratch.iterdir())  # the checkout is gone, and nothing ran in it
+    report = (out / "exp%2Fbroken.md").read_text()
+    assert "changed the checkout" not in report and "remove it; key \\[redacted\\]" in report
+    assert secret not in report
+
+
+class WritingEngine:
+    """An engine that writes into the checkout it was given (what a broken or tricked
+    engine could do): the pipeline must notice and show no answer."""
+
+    name = "writer"
+
+    def analyze(self, system: str, prompt: str, *, checkout: Path | None = None) -> str:
+        assert checkout is not None
+        (checkout / "train.py").write_text("changed\n")
+        return answer("")
+
+
+def test_a_changed_checkout_is_reported_not_trusted(
+    broken: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    repo, home, _ = broken
+    (repo / "harness.yaml").write_text(
+        "wandb: {project: test}\n"
+        + METRICS_YAML
+        + "analysis: {engine: claude_code, read_checkout: true}\n"
+    )
+    settings = load_settings(cwd=repo, env={"HARNESS_HOME": str(home)})
+    git(repo, "checkout", "--quiet", "--", "harness.yaml")
+    out = tmp_path / "out"
+    event = RunEvent(None, None, branch="exp/broken")
+    analyze(settings, LocalStore(home), event, out_dir=out, repo=repo, analyst=WritingEngine())
+    report = (out / "exp%2Fbroken.md").read_text()
+    assert "Analysis skipped: the engine changed the checkout it was to read" in report
+    assert "**What happened**" not in report
+
+
+def test_the_analyze_action_installs_claude_code_only_for_that_engine(tmp_path: Path) -> None:
+    runner = tmp_path / "runner"
+    (runner / "claude-code" / "node_modules" / ".bin").mkdir(parents=True)
+    (runner / "harness-venv").symlink_to(Path(sys.executable).parent.parent)
+    (runner / "claude-code" / "node_modules" / ".bin" / "claude").symlink_to(claude_bin())
+    script = REPO_ROOT / "actions" / "install-claude-code.sh"
+    found = {}
+    for engine in ("none", "claude_code"):
+        (tmp_path / "harness.yaml").write_text(f"analysis: {{engine: {engine}}}\n")
+        github_env = tmp_path / f"env-{engine}"
+        done = subprocess.run(
+            ["bash", str(script)],
+            cwd=tmp_path,
+            env={**os.environ, "RUNNER_TEMP": str(runner), "GITHUB_ENV": str(github_env)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        found[engine] = github_env.read_text() if github_env.exists() else ""
+    assert found["none"] == ""
+    bin_path = runner / "claude-code" / "node_modules" / ".bin" / "claude"
+    assert found["claude_code"] == f"HARNESS_CLAUDE_BIN={bin_path}\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 from ..config import Settings
@@ -16,8 +17,9 @@ __all__ = ["Analyst", "AnthropicAnalyst", "ClaudeCodeAnalyst", "open_analyst"]
 class Analyst(Protocol):
     name: str
 
-    def analyze(self, system: str, prompt: str) -> str:
-        """The analysis text, or AnalysisUnavailable with a one-line reason."""
+    def analyze(self, system: str, prompt: str, *, checkout: Path | None = None) -> str:
+        """The analysis text, or AnalysisUnavailable with a one-line reason. ``checkout``:
+        a read-only checkout of the run's commit the engine may read (claude_code only)."""
         ...
 
 

@@ -8,6 +8,7 @@ so the deterministic report still goes out.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..config import AnalysisSettings
 from ..errors import AnalysisUnavailable
@@ -23,7 +24,8 @@ class AnthropicAnalyst:
         self.api_key = env.get("ANTHROPIC_API_KEY", "")
         self.base_url = env.get("ANTHROPIC_BASE_URL") or None
 
-    def analyze(self, system: str, prompt: str) -> str:
+    def analyze(self, system: str, prompt: str, *, checkout: Path | None = None) -> str:
+        del checkout  # the API engine reads nothing but the prompt
         if not self.api_key:
             raise AnalysisUnavailable("ANTHROPIC_API_KEY is not set")
         try:

@@ -19,7 +19,15 @@ from typing import Any
 from ..analysis import Answer
 from ..inert import valid_text
 
-__all__ = ["MAX_ANSWER", "SYSTEM", "build_prompt", "parse_answer", "redact", "secret_values"]
+__all__ = [
+    "MAX_ANSWER",
+    "READ_CHECKOUT",
+    "SYSTEM",
+    "build_prompt",
+    "parse_answer",
+    "redact",
+    "secret_values",
+]
 
 MAX_ANSWER = 6_000  # characters of prose in all of an answer's fields
 MAX_PATCH = 20_000
@@ -39,6 +47,10 @@ SYSTEM = (
     "unified diff (git format, paths relative to the repository) that applies to the run's "
     'commit, or "" when you have none. Plain text in each field, at most 250 words in all; '
     "use backticks for code. No Markdown links, images, HTML or @-mentions."
+)
+READ_CHECKOUT = (
+    " Your working directory is a read-only checkout of the run's commit: you may read it"
+    " with Read, Grep and Glob to find the cause; nothing else is allowed."
 )
 _FIELDS = ("what_happened", "likely_cause", "next_step")
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|_KEY)$", re.I)
