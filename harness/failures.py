@@ -238,6 +238,8 @@ def group_failures(
             excerpt = [scrub_paths(line, roots) for line in traceback.folded()]
         else:
             excerpt = [scrub_paths(line, roots) for line in diagnosis.excerpt]
+        if traceback is not None and traceback.exception:
+            traceback = replace(traceback, exception=scrub_paths(traceback.exception, roots))
         failing = traceback.failing_frame if traceback else None
         lines = (
             source(failing.repo_path, failing.line)

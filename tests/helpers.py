@@ -211,6 +211,28 @@ def claude_bin() -> str:
     return found
 
 
+def torch_log(worktree: str, size: str) -> list[str]:
+    """What a shape mismatch in a torch model prints, from a run in ``worktree``."""
+    venv = "/home/alice/proj/.venv/lib/python3.11/site-packages"
+    return [
+        "epoch 1 loss 2.30",
+        "Traceback (most recent call last):",
+        f'  File "{worktree}/experiments/digits/train.py", line 42, in <module>',
+        "    loss = step(model, batch)",
+        f'  File "{worktree}/experiments/digits/train.py", line 30, in step',
+        "    out = model(x)",
+        "          ^^^^^^^^",
+        f'  File "{venv}/torch/nn/modules/module.py", line 1739, in _wrapped_call_impl',
+        "    return self._call_impl(*args, **kwargs)",
+        f'  File "{venv}/torch/nn/modules/module.py", line 1750, in _call_impl',
+        "    return forward_call(*args, **kwargs)",
+        f'  File "{venv}/torch/nn/modules/linear.py", line 125, in forward',
+        "    return F.linear(input, self.weight, self.bias)",
+        f"RuntimeError: mat1 and mat2 shapes cannot be multiplied ({size} and 10x128)"
+        f" at 0x7f{size[:2]}ab12 in {worktree}/experiments/digits/train.py",
+    ]
+
+
 def wandb_env(url: str, api_key: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a console script talking to a local W&B server (entity ``team``):
     its own config folder, and wandb-core's retries kept short."""

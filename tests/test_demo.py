@@ -36,9 +36,9 @@ def test_demo_names_the_winner_and_leaves_the_repository_alone() -> None:
     # three seeds per branch, judged by Welch's t-test (and Holm's correction for the winner)
     assert "Winner: exp/wider-mlp beats main on val/accuracy" in out
     assert re.search(r"Winner: exp/wider-mlp beats .* \(n=3\) vs .* \(n=3\), .* — p=", out)
-    assert re.search(r"exp/high-lr\s+\w+\s+3 finished\s+worse", out)
-    assert re.search(r"exp/broken-input\s+\w+\s+3 failed\s+failed", out)
-    assert re.search(r"^1\s+exp/wider-mlp\s+\w+\s+3\s+better\s.*winner\s*$", out, re.M)
+    assert re.search(r"exp/high-lr\s+\w+\s+3 finished\s+\S+ worse", out)
+    assert re.search(r"exp/broken-input\s+\w+\s+3 failed\s+\S+ failed", out)
+    assert re.search(r"^1\s+exp/wider-mlp\s+\w+\s+3 finished\s+\S+ better\s.*winner\s*$", out, re.M)
     scratch = Path(re.search(r"Everything is in (\S+):", out).group(1))  # type: ignore[union-attr]
     try:
         reports = scratch / "store" / "reports"

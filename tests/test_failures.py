@@ -14,30 +14,10 @@ from harness.failures import (
 )
 from harness.runs import Run, RunState
 
+from .helpers import torch_log
+
 TREE = frozenset({"experiments/digits/train.py", "harness/tracking/run.py", "README.md"})
 SOURCE = "\n".join(f"line {n}" for n in range(1, 61)) + "\n"
-
-
-def torch_log(worktree: str, size: str) -> list[str]:
-    """What a shape mismatch in a torch model prints, from a run in ``worktree``."""
-    venv = "/home/alice/proj/.venv/lib/python3.11/site-packages"
-    return [
-        "epoch 1 loss 2.30",
-        "Traceback (most recent call last):",
-        f'  File "{worktree}/experiments/digits/train.py", line 42, in <module>',
-        "    loss = step(model, batch)",
-        f'  File "{worktree}/experiments/digits/train.py", line 30, in step',
-        "    out = model(x)",
-        "          ^^^^^^^^",
-        f'  File "{venv}/torch/nn/modules/module.py", line 1739, in _wrapped_call_impl',
-        "    return self._call_impl(*args, **kwargs)",
-        f'  File "{venv}/torch/nn/modules/module.py", line 1750, in _call_impl',
-        "    return forward_call(*args, **kwargs)",
-        f'  File "{venv}/torch/nn/modules/linear.py", line 125, in forward',
-        "    return F.linear(input, self.weight, self.bias)",
-        f"RuntimeError: mat1 and mat2 shapes cannot be multiplied ({size} and 10x128)"
-        f" at 0x7f{size[:2]}ab12 in {worktree}/experiments/digits/train.py",
-    ]
 
 
 def failed(run_id: str, seed: int) -> Run:
@@ -96,6 +76,7 @@ def test_three_seeds_failing_the_same_way_are_one_entry_with_one_excerpt() -> No
     assert '  File "experiments/digits/train.py", line 30, in step' in excerpt
     assert "  … 3 library frame(s)" in excerpt and "module.py" not in excerpt
     assert "/tmp/" not in excerpt and "/home/" not in excerpt and "/agent/" not in excerpt
+    assert failure.traceback is not None and "/tmp/" not in str(failure.traceback.exception)
     assert excerpt.endswith("in experiments/digits/train.py")
 
 

@@ -5,6 +5,7 @@ sequence reaches the terminal). rich is imported when a document is printed.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..inert import clean_line, one_line
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-__all__ = ["STYLES", "render", "text_of"]
+__all__ = ["STYLES", "render", "sparkline", "text_of"]
 
 STYLES: dict[Tag, str] = {
     "": "",
@@ -73,6 +74,36 @@ def _table(block: Table) -> Any:
     return table
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: tuple[float, ...]) -> str:
+    """Values as a row of block characters, lowest to highest (finite values only)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = (high - low) or 1.0
+    return "".join(
+        SPARKS[round((v - low) / span * (len(SPARKS) - 1))] if math.isfinite(v) else " "
+        for v in values
+    )
+
+
+def _chart(console: Console, block: Chart) -> None:
+    """One sparkline per series, with its first and last values and the step range."""
+    if not block.x:
+        return
+    steps = f"steps {block.x[0]} to {block.x[-1]}"
+    width = max((len(one_line(name)) for name, _ in block.series), default=0)
+    for name, values in block.series:
+        line = sparkline(values)
+        if line:
+            ends = f"{values[0]:.4g} → {values[-1]:.4g}"
+            label = one_line(name).ljust(width)
+            console.print(_plain(f"  {label}  {line}  {ends}  ({steps})"))
+
+
 def _block(console: Console, block: Block) -> None:
     if isinstance(block, Heading):
         console.print(text_of(block.text, STYLES[block.tag] or "bold"))
@@ -93,7 +124,7 @@ def _block(console: Console, block: Block) -> None:
         for line in block.text.splitlines()[:200]:
             console.print(_plain(clean_line(line)))
     elif isinstance(block, Chart):
-        return  # a picture: Markdown (Mermaid) and `check-results plot` draw it
+        _chart(console, block)
     elif isinstance(block, Details):
         console.print(_plain(one_line(block.summary), "bold"))
         for inner in block.blocks:
