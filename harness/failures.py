@@ -39,7 +39,11 @@ _FRAME = re.compile(
 _MARKS = re.compile(r"^\s*[\^~\s]+$")  # Python 3.11+'s ^^^^ under the failing expression
 _CHAIN = ("The above exception was the direct cause", "During handling of the above exception")
 _LIBRARY = re.compile(r"(^|/)(site-packages|dist-packages)/|^<|(^|/)lib/python\d+(\.\d+)?/")
-_NUMBER = re.compile(r"0x[0-9a-fA-F]+|\d+(\.\d+)?([eE][-+]?\d+)?")
+# Numbers and addresses, but not the digits of a name (E0Error, conv2d): shapes such as
+# 64x784 are one number.
+_NUMBER = re.compile(
+    r"(?P<name>[A-Za-z_]\w*)|0x[0-9a-fA-F]+|\d+(?:x\d+)+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+)
 _SITE = re.compile(r"(?:[A-Za-z]:)?[^\s\"'(]*?/(?:site|dist)-packages/")
 _STDLIB = re.compile(r"(?:[A-Za-z]:)?/[^\s\"'(]*?/lib/python\d+(?:\.\d+)?/")
 _HOME = re.compile(r"/(?:home|Users)/[^/\s\"']+/|/root/")
@@ -206,7 +210,7 @@ def scrub_paths(line: str, roots: Collection[str] = ()) -> str:
 def normalize_message(message: str | None) -> str:
     """An error message with its numbers and addresses replaced: the same error on other
     data or at another address reads the same."""
-    return _NUMBER.sub("N", message or "").strip()
+    return _NUMBER.sub(lambda m: m["name"] or "N", message or "").strip()
 
 
 def _key(run_failure: tuple[Run, Diagnosis, Traceback | None]) -> tuple[str, ...]:
