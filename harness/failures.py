@@ -184,7 +184,13 @@ def _repo_path(path: str, tree: Collection[str]) -> str | None:
 
 def locate(traceback: Traceback, tree: Collection[str]) -> Traceback:
     """The traceback with each frame that is a file of the commit's tree (by its longest
-    path suffix there) marked as the repository's, with its repository-relative path."""
+    path suffix there) marked as the repository's, with its repository-relative path.
+
+    Without the tree (this checkout lacks the run's commit), the frames outside
+    site-packages and the standard library are taken as the repository's, relative to
+    the folder they all share."""
+    if not tree:
+        return _guess(traceback)
     frames = tuple(replace(f, repo_path=_repo_path(f.path, tree)) for f in traceback.frames)
     root = None
     for f in frames:
@@ -194,6 +200,28 @@ def locate(traceback: Traceback, tree: Collection[str]) -> Traceback:
                 root = posix[: -len(f.repo_path)]
                 break
     return replace(traceback, frames=frames, root=root)
+
+
+def _guess(traceback: Traceback) -> Traceback:
+    own = [
+        f.path.replace("\\", "/")
+        for f in traceback.frames
+        if not _LIBRARY.search(f.path.replace("\\", "/"))
+    ]
+    if not own:
+        return traceback
+    folders = [path.rsplit("/", 1)[0] + "/" if "/" in path else "" for path in own]
+    root = folders[0]
+    for folder in folders[1:]:
+        while not folder.startswith(root):
+            root = root[:-1].rsplit("/", 1)[0] + "/" if "/" in root[:-1] else ""
+    frames = tuple(
+        replace(f, repo_path=posix[len(root) :])
+        if not _LIBRARY.search(posix := f.path.replace("\\", "/"))
+        else f
+        for f in traceback.frames
+    )
+    return replace(traceback, frames=frames, root=root or None)
 
 
 def scrub_paths(line: str, roots: Collection[str] = ()) -> str:

@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal, Protocol
 
-__all__ = ["Goal", "MetricSource", "MetricSpec", "Run", "RunState", "RunStore", "public"]
+__all__ = [
+    "Goal",
+    "MetricSource",
+    "MetricSpec",
+    "Run",
+    "RunState",
+    "RunStore",
+    "public",
+    "record_int",
+    "record_str",
+]
 
 Goal = Literal["maximize", "minimize"]
 MetricSource = Literal["logged", "final", "summary"]
@@ -71,6 +81,24 @@ class MetricSpec:
 def public(values: Mapping[str, Any]) -> dict[str, Any]:
     """A W&B config or summary without W&B's own keys (``_step``, ``_runtime``, ``_wandb``…)."""
     return {k: v for k, v in values.items() if not str(k).startswith("_")}
+
+
+def record_int(value: object) -> int | None:
+    """An integer field of a run record (JSON may give 3, 3.0 or "3"); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def record_str(value: object) -> str | None:
+    """A text field of a run record: a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
 
 
 _NONFINITE_TEXT = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}

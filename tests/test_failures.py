@@ -108,3 +108,17 @@ def test_a_log_without_a_traceback_keeps_its_tail() -> None:
     assert diagnosis is not None and parse_traceback(log) is None
     [failure] = group_failures([(run, diagnosis, None)])
     assert failure.excerpt == ("loading", "Killed") and failure.traceback is None
+
+
+def test_without_the_commit_s_tree_frames_are_relative_to_the_folder_they_share() -> None:
+    log = torch_log("/tmp/wt-x", "64x784")
+    log.insert(2, '  File "/tmp/wt-x/harness/tracking/run.py", line 9, in wrapper')
+    tb = parse_traceback(log)
+    assert tb is not None
+    located = locate(tb, frozenset())  # this checkout lacks the run's commit
+    assert [f.repo_path for f in located.frames][:3] == [
+        "harness/tracking/run.py",
+        "experiments/digits/train.py",
+        "experiments/digits/train.py",
+    ]
+    assert located.root == "/tmp/wt-x/" and located.frames[3].repo_path is None

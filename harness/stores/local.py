@@ -35,7 +35,7 @@ from ..manifest import (
     update_manifest,
     write_json_atomic,
 )
-from ..runs import MetricSpec, Run, RunState, public
+from ..runs import MetricSpec, Run, RunState, public, record_int, record_str
 from .offline import OfflineRun, read_offline_run
 
 __all__ = [
@@ -73,24 +73,7 @@ def find_wandb_run_dir(run_dir: Path) -> Path | None:
     return folders[-1] if folders else None
 
 
-def _int(value: object) -> int | None:
-    """An integer field of a run record (JSON may give 3, 3.0 or "3"); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
 MAX_WARNINGS = 20
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -107,22 +90,24 @@ def run_from_manifest(run_id: str, data: Mapping[str, Any]) -> Run:
     return Run(
         id=run_id,
         state=RunState.parse(data.get("state")),
-        branch=_str(data.get("branch")) or _str(config.get("branch")),
-        commit=_str(data.get("commit")) or _str(config.get("commit")),
-        seed=_int(data.get("seed")) if data.get("seed") is not None else _int(config.get("seed")),
-        group=_str(data.get("group")),
-        name=_str(data.get("name")),
-        url=_str(data.get("url")),
-        exit_code=_int(data.get("exit_code")),
-        reason=_str(data.get("reason")),
-        created_at=_str(data.get("created_at")),
-        ended_at=_str(data.get("ended_at")),
+        branch=record_str(data.get("branch")) or record_str(config.get("branch")),
+        commit=record_str(data.get("commit")) or record_str(config.get("commit")),
+        seed=record_int(data.get("seed"))
+        if data.get("seed") is not None
+        else record_int(config.get("seed")),
+        group=record_str(data.get("group")),
+        name=record_str(data.get("name")),
+        url=record_str(data.get("url")),
+        exit_code=record_int(data.get("exit_code")),
+        reason=record_str(data.get("reason")),
+        created_at=record_str(data.get("created_at")),
+        ended_at=record_str(data.get("ended_at")),
         config=config,
         summary=_mapping(data.get("summary")),
         tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
-        reported_at=_str(data.get("reported_at")),
+        reported_at=record_str(data.get("reported_at")),
         metric_sources={str(k): v for k, v in sources.items() if isinstance(v, str)},
-        values_from=_str(data.get("values_from")),
+        values_from=record_str(data.get("values_from")),
         # A tracked script can write anything here: one inert line each, bounded.
         warnings=tuple(one_line(w, 500) for w in warnings if isinstance(w, str)),
     )

@@ -21,8 +21,7 @@ from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import BackendUnavailable, HarnessError, StoreError
-from ..runs import Run, RunState, public
-from .local import _int, _str
+from ..runs import Run, RunState, public, record_int, record_str
 
 T = TypeVar("T")
 
@@ -87,12 +86,12 @@ def run_from_wandb(raw: Any) -> Run:
     return Run(
         id=str(raw.id),
         state=state,
-        branch=_str(config.get("branch")),
-        commit=_str(config.get("commit")),
-        seed=_int(config.get("seed")),
-        group=_str(raw.group),
-        name=_str(raw.name),
-        url=_str(raw.url),
+        branch=record_str(config.get("branch")),
+        commit=record_str(config.get("commit")),
+        seed=record_int(config.get("seed")),
+        group=record_str(raw.group),
+        name=record_str(raw.name),
+        url=record_str(raw.url),
         reason=_REASONS.get(str(raw.state)),
         created_at=_iso(raw.created_at),
         ended_at=_iso(raw.heartbeat_at) if state.ended else None,
@@ -243,7 +242,7 @@ class WandbStore:
             return []
         curve = []
         for row in rows if isinstance(rows, list) else []:
-            step, value = _int(row.get("_step")), row.get(metric)
+            step, value = record_int(row.get("_step")), row.get(metric)
             if step is None or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if math.isfinite(value):
