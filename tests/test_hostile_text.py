@@ -77,7 +77,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     git(repo, "checkout", "--quiet", "-b", BRANCH)
     (repo / "train.py").write_text("import sys\n\nsys.exit(1)\n")
     git(repo, "add", "-A")
-    subject = " ".join(h.replace("\x00", "") for h in HOSTILE[3:]) + " " + "y" * 100_000
+    subject = " ".join(h.replace("\x00", "") for h in HOSTILE[3:]) + " " + "y" * 1_000_000
     git(repo, "commit", "--quiet", "-m", subject)
     head = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "--quiet", "main")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,35 @@ def test_wandb_problems_are_one_line_and_exit_2(
     assert done.returncode == 2, done.stdout
     assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
     assert done.stdout == ""
+
+
+def test_a_report_made_while_the_baseline_runs_is_made_again_after_it_ends(
+    served: Served, tmp_path: Path
+) -> None:
+    """On W&B too: a running baseline seed makes exp/good's report provisional (its run is
+    not tagged reported), and the analyze after that seed ends makes it again."""
+    _, server, _ = served
+    [main] = [r for r in server.runs.values() if r.config.get("branch") == "main"]
+    later = replace(
+        main,
+        name="mainseed1",
+        state="running",
+        config={**main.config, "seed": 1},
+        summary={},
+        tags=[],
+        history=[],
+    )
+    server.add(later)
+    out = tmp_path / "reports"
+    first = cli(served, "harness", "analyze", "--branch", "exp/good", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    [entry] = json.loads((out / "index.json").read_text())["reports"]
+    assert entry["provisional"] is True and entry["runs"] == []
+    assert "1 of 2 seeds finished" in (out / "exp%2Fgood.md").read_text()
+    assert cli(served, "harness", "mark-reported", str(out)).stdout == "marked 0 run(s) reported\n"
+    later.state, later.summary = "finished", dict(main.summary)
+    again = cli(served, "harness", "analyze", "--branch", "main", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    reports = {r["branch"]: r for r in json.loads((out / "index.json").read_text())["reports"]}
+    assert reports["exp/good"]["provisional"] is False and len(reports["exp/good"]["runs"]) == 1
+    assert "seeds finished" not in (out / "exp%2Fgood.md").read_text()
