@@ -78,7 +78,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (repo / "train.py").write_text("import sys\n\nsys.exit(1)\n")
     git(repo, "add", "-A")
     subject = " ".join(h.replace("\x00", "") for h in HOSTILE[3:]) + " " + "y" * 1_000_000
-    git(repo, "commit", "--quiet", "-m", subject)
+    message = root / "message.txt"  # a 1 MB argument is past the kernel's limit: a file
+    message.write_text(subject)
+    git(repo, "commit", "--quiet", "-F", str(message))
     head = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "--quiet", "main")
     home = root / "store"
