@@ -480,7 +480,8 @@ def _own_values(spec: MetricSpec, runs: Sequence[Run], confidence: float) -> Met
         confidence=confidence,
         nonfinite_candidate=len(_nonfinite(spec, runs)),
     )
-    return MetricComparison(spec, None, cand, "baseline", evidence)
+    failed = cand is None and bool(runs) and all(r.state in _BAD_END for r in runs)
+    return MetricComparison(spec, None, cand, "failed" if failed else "baseline", evidence)
 
 
 def _with_holm(results: list[BranchResult], count: int) -> list[BranchResult]:

@@ -77,10 +77,13 @@ def branch_report(
     *,
     baseline: str | None = None,
     metric: str | None = None,
+    commit: str | None = None,
 ) -> Report:
-    """How one branch's newest runs compare with the baseline."""
+    """How one branch's newest runs (or its runs at ``commit``) compare with the baseline."""
     validate_branch(branch)
     runs = store.runs()
+    if commit is not None:  # the branch's runs at other commits are left out
+        runs = [r for r in runs if r.branch != branch or r.commit == commit]
     if not any(run.branch == branch for run in runs):
         known = sorted({r.branch for r in runs if r.branch})
         hint = f" (branches with runs: {', '.join(known)})" if known else " (the store is empty)"

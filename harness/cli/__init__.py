@@ -13,6 +13,7 @@ from .automation import setup_automation
 from .comment import comment_cmd
 from .launch import launch
 from .results import results
+from .wait import wait_cmd
 
 __all__ = ["harness_cli", "launch_cli", "results_cli"]
 
@@ -30,5 +31,6 @@ harness_cli.add_command(mark_reported_cmd, "mark-reported")
 harness_cli.add_command(setup_automation, "setup-automation")
 harness_cli.add_command(comment_cmd, "comment")
 
+results.add_command(wait_cmd, "wait")
 results_cli = results
 launch_cli = launch

@@ -32,6 +32,8 @@ import yaml
 from ..config import CONFIG_FILE, MODULE_FLAGS, Settings, load_settings
 from ..git import Git
 from ..inert import one_line
+from ..launches import LaunchRecord, recorded_launch
+from ..liveness import this_process
 from ..manifest import new_run_id, now_iso, update_manifest
 from ..runs import RunState
 from ..stores.local import fill_from_wandb
@@ -42,6 +44,7 @@ __all__ = ["LaunchedRun", "LocalLauncher"]
 
 KILL_GRACE_S = 10.0
 RANK_HOOK = Path(__file__).resolve().parent / "ranks"  # sitecustomize: ranks > 0 log nothing
+DIE_WITH_PARENT = Path(__file__).resolve().parent / "die_with_parent.py"
 CONFIG_DEFAULTS = "config-defaults.yaml"  # wandb reads it from the working directory
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
@@ -112,16 +115,23 @@ class LocalLauncher:
         count = seeds or own.launch.seeds
         timeout = timeout_s or own.launch.timeout_s
         results = []
-        for seed in range(count):
-            self.output(
-                f"▶ run {seed + 1}/{count}: {branch} @ {commit[:7]}, seed {seed}"
-                f" ({own.launch.entry_point})"
-            )
-            results.append(self._run_one(own, branch, commit, seed, timeout))
+        with recorded_launch(self.settings.home, branch, commit, count) as record:
+            for seed in range(count):
+                self.output(
+                    f"▶ run {seed + 1}/{count}: {branch} @ {commit[:7]}, seed {seed}"
+                    f" ({own.launch.entry_point})"
+                )
+                results.append(self._run_one(own, branch, commit, seed, timeout, record))
         return results
 
     def _run_one(
-        self, own: Settings, branch: str, commit: str, seed: int, timeout: float | None
+        self,
+        own: Settings,
+        branch: str,
+        commit: str,
+        seed: int,
+        timeout: float | None,
+        record: LaunchRecord,
     ) -> LaunchedRun:
         home = self.settings.home
         run_id = new_run_id()
@@ -147,8 +157,10 @@ class LocalLauncher:
             entry_point=launch.entry_point,
             command=shown,
             launcher="local",
+            owner=this_process(),  # a run whose launcher is gone reads as crashed
             project=self.settings.wandb.project,
         )
+        record.add_run(run_id)
         start = time.monotonic()
         state: RunState = RunState.CRASHED
         exit_code: int | None = None
@@ -273,6 +285,8 @@ class LocalLauncher:
                 del tail[:-200]
                 self.output(f"[{prefix} {time.monotonic() - start:6.1f}s] {line}")
 
+        if sys.platform.startswith("linux"):  # the run dies with the launcher, even on SIGKILL
+            command = [sys.executable, "-I", str(DIE_WITH_PARENT), str(os.getpid()), *command]
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 command,

@@ -19,11 +19,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
 from ..inert import one_line
+from ..liveness import owner_gone
 from ..manifest import (
     CURVES_FILE,
     EXTRA_CURVES,
@@ -236,6 +238,17 @@ def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
     return warnings
 
 
+def _owner_checked(run: Run, data: Mapping[str, Any]) -> Run:
+    """A running run whose owner (its launcher, or the script nothing launched) is provably
+    gone is crashed: it can never end on its own."""
+    if run.state is not RunState.RUNNING or not owner_gone(data.get("owner")):
+        return run
+    owner = data["owner"]
+    who = "launcher" if data.get("launcher") == "local" else "process"
+    reason = f"its {who} is gone (pid {owner['pid']} on {owner['host']} no longer runs)"
+    return replace(run, state=RunState.CRASHED, reason=reason)
+
+
 class LocalStore:
     """Reads runs from a local store directory. Writes only the ``reported_at`` mark (the
     launcher and tracking write everything else)."""
@@ -252,7 +265,8 @@ class LocalStore:
         problem = "has no harness.json"
         if manifest.exists():
             try:
-                return run_from_manifest(run_id, read_json(manifest))
+                data = read_json(manifest)
+                return _owner_checked(run_from_manifest(run_id, data), data)
             except (ValueError, OSError) as exc:
                 problem = f"harness.json is unreadable: {exc}"
         wandb_dir = find_wandb_run_dir(run_dir)
@@ -292,6 +306,11 @@ class LocalStore:
             if (branch is None or run.branch == branch) and (wanted is None or run.state in wanted)
         ]
         return sorted(selected, key=lambda r: (r.created_at or "", r.id), reverse=True)
+
+    def read(self, run_id: str) -> Run | None:
+        """One run read afresh from its folder (no cache), None when it has none yet."""
+        run_dir = self.runs_dir / run_id
+        return self._load(run_dir) if run_dir.is_dir() else None
 
     def get(self, run_id: str) -> Run:
         run = self._all().get(run_id)

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from ..config import Settings, load_settings
+from ..liveness import this_process
 from ..manifest import new_run_id, now_iso, update_manifest
 from .identity import RunIdentity, offline_environment, resolve_identity, tracking_disabled
 from .run import NonFiniteLoss, NoopTracker, Tracker, exit_status
@@ -80,6 +81,7 @@ def init(
                 group=identity.group,
                 state="running",
                 created_at=now_iso(),
+                owner=this_process(),  # killed before it ends: read as crashed
             )
     if identity.commit:
         os.environ.setdefault("WANDB_GIT_COMMIT", identity.commit)
