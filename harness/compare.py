@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -52,7 +52,9 @@ __all__ = [
     "select_baseline",
 ]
 
-Verdict = Literal["better", "worse", "inconclusive", "missing", "failed", "baseline"]
+Verdict = Literal[
+    "better", "worse", "inconclusive", "missing", "failed", "baseline", "not_comparable"
+]
 TestName = Literal["welch_t", "single_t", "min_delta", "none"]
 DEFAULT_CONFIDENCE = 0.95
 _BAD_END = (RunState.FAILED, RunState.CRASHED)
@@ -193,6 +195,8 @@ class BranchResult:
     runs: tuple[Run, ...]
     metrics: tuple[MetricComparison, ...]
     seeds_ignored: bool = False  # every seed gave the same values: counted as one
+    # protected paths this commit changes (protection.py): its runs are not comparable
+    evaluation_changed: tuple[str, ...] = ()
 
     @property
     def states(self) -> dict[str, int]:
@@ -214,9 +218,10 @@ class BranchResult:
 
     @property
     def improvement(self) -> float | None:
-        """The primary metric's change in its good direction; None without one."""
+        """The primary metric's change in its good direction; None without one (or when
+        the branch changed its evaluation: no rank)."""
         primary = self.primary
-        return primary.improvement if primary else None
+        return primary.improvement if primary and not self.evaluation_changed else None
 
     @property
     def finished(self) -> bool:
@@ -484,6 +489,17 @@ def _own_values(spec: MetricSpec, runs: Sequence[Run], confidence: float) -> Met
     return MetricComparison(spec, None, cand, "failed" if failed else "baseline", evidence)
 
 
+def _not_comparable(metric: MetricComparison) -> MetricComparison:
+    """The metric's values kept, its verdict and test dropped: nothing is tested."""
+    evidence = Evidence(
+        "none",
+        n_baseline=metric.evidence.n_baseline,
+        n_candidate=metric.evidence.n_candidate,
+        confidence=metric.evidence.confidence,
+    )
+    return replace(metric, verdict="not_comparable", evidence=evidence)
+
+
 def _with_holm(results: list[BranchResult], count: int) -> list[BranchResult]:
     """Each metric's p-values Holm-adjusted across the branches (the family: those with one)."""
     adjusted = [holm([r.metrics[i].evidence.p_value for r in results]) for i in range(count)]
@@ -521,8 +537,13 @@ def compare(
     baseline_branch: str,
     branches: Sequence[str] | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
+    evaluation_changed: Mapping[str, Sequence[str]] | None = None,
 ) -> Comparison:
-    """Compare ``branches`` (default: all with runs, but the baseline) with the baseline."""
+    """Compare ``branches`` (default: all with runs, but the baseline) with the baseline.
+
+    ``evaluation_changed``: per branch, the protected paths its newest commit changes; such
+    a branch's metrics are shown with verdict ``not_comparable`` and it never wins."""
+    changed_by = evaluation_changed or {}
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     label = f"baseline {baseline_branch}"
@@ -549,15 +570,28 @@ def compare(
         warnings += _repeated_seed_warnings(name, group)
         warnings += _nonfinite_warnings(name, judged, metrics)
         warnings += _run_notes(name, group, metrics)
+        changed = tuple(changed_by.get(name, ()))
         if name == baseline_branch:  # the baseline itself: its values, never a verdict
             measured = tuple(_own_values(spec, judged, confidence) for spec in metrics)
         else:
             measured = tuple(
                 compare_metric(spec, base_runs, judged, confidence=confidence) for spec in metrics
             )
+        if changed:  # its values are shown, never judged
+            measured = tuple(_not_comparable(m) for m in measured)
+            shown = ", ".join(changed[:5]) + (", …" if len(changed) > 5 else "")
+            warnings.append(
+                f"{name}: its commit changes protected paths ({shown}): evaluation changed,"
+                " not comparable"
+            )
         results.append(
             BranchResult(
-                branch=name, commit=commit, runs=group, metrics=measured, seeds_ignored=ignored
+                branch=name,
+                commit=commit,
+                runs=group,
+                metrics=measured,
+                seeds_ignored=ignored,
+                evaluation_changed=changed,
             )
         )
     return Comparison(

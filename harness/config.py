@@ -144,6 +144,10 @@ class Settings:
     github: GithubSettings = field(default_factory=GithubSettings)
     compare: CompareSettings = field(default_factory=CompareSettings)
     metrics: tuple[MetricSpec, ...] = ()
+    # Paths a branch may not change for its runs to be comparable (besides the defaults:
+    # harness/, .github/, actions/, and harness.yaml's metrics, protected and budget keys).
+    # Always read from the baseline commit's harness.yaml, never the branch's.
+    protected: tuple[str, ...] = ()
     source: Path | None = None
 
     @property
@@ -286,6 +290,7 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
             "github",
             "compare",
             "metrics",
+            "protected",
         },
     )
     out: dict[str, Any] = {}
@@ -366,7 +371,27 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
         )
     )
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
+    out["protected"] = _protected(top.raw("protected"), f"{source}: protected")
     return out
+
+
+_PROTECTED = re.compile(r"[A-Za-z0-9_./*?-]{1,200}")
+
+
+def _protected(value: object, where: str) -> tuple[str, ...]:
+    """``protected``: repository paths (a folder ends with ``/``; ``*`` and ``?`` match)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > 200:
+        raise ConfigError(f"{where}: expected a list of at most 200 paths")
+    paths = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not _PROTECTED.fullmatch(item):
+            raise ConfigError(f"{where}[{i}]: not a repository path: {str(item)[:80]!r}")
+        if item.startswith("/") or ".." in item.split("/"):
+            raise ConfigError(f"{where}[{i}]: must be relative and inside the repository: {item!r}")
+        paths.append(item)
+    return tuple(paths)
 
 
 def _command(value: object, where: str) -> tuple[str, ...]:

@@ -161,6 +161,14 @@ class Git:
                 found[commit] = sha == full[base] or sha in between
         return found
 
+    def existing(self, commits: Iterable[str]) -> dict[str, str]:
+        """Of these commit names (SHAs), the ones this repository has, with their full SHA:
+        one git call whatever their number."""
+        names = [c for c in dict.fromkeys(commits) if _SHA.fullmatch(c)]
+        if not names:
+            return {}
+        return {name: sha for name, sha in self._commits(names).items() if sha is not None}
+
     def _commits(self, names: list[str]) -> dict[str, str | None]:
         """Full SHAs of the commits this repository has (None for the others)."""
         try:
@@ -203,6 +211,25 @@ class Git:
         if done.returncode != 0 or (limit is not None and len(done.stdout) > limit):
             return None
         return done.stdout.decode("utf-8", errors=errors)
+
+    def changed_files(self, base: str, head: str) -> list[str] | None:
+        """The paths whose content differs between two commits' trees (None when this
+        repository lacks either)."""
+        if not (_SHA.fullmatch(base) and _SHA.fullmatch(head)):
+            return None
+        try:
+            done = subprocess.run(
+                ["git", "diff", "--name-only", "-z", "--no-renames", base, head],
+                cwd=self.cwd,
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            return None
+        if done.returncode != 0:
+            return None
+        names = done.stdout.decode("utf-8", errors="replace").split("\0")
+        return [name for name in names if name]
 
     def files(self, commit: str) -> frozenset[str]:
         """The paths of a commit's tree (empty when this repository lacks the commit)."""

@@ -26,17 +26,25 @@ from .analysts.prompt import (
     redact,
     secret_values,
 )
-from .compare import compare
+from .compare import compare, latest_runs, select_baseline
 from .config import Settings
 from .diagnose import Highlight, diagnose, highlights
-from .errors import AnalysisUnavailable, ConfigError, MissingData, StoreError, UsageError
+from .errors import (
+    AnalysisUnavailable,
+    BranchError,
+    ConfigError,
+    MissingData,
+    StoreError,
+    UsageError,
+)
 from .events import RunEvent, validate_run_id
 from .failures import SourceLines, group_failures, locate, parse_traceback, source_lines
 from .git import Git, validate_branch
 from .launchers import LaunchedRun, open_launcher
 from .leaderboard import Leaderboard
-from .manifest import write_text_atomic
+from .manifest import update_manifest, write_text_atomic
 from .plot import PlotResult, Side, draw_metric
+from .protection import evaluation_changes, protected_paths
 from .render.phrases import headline
 from .report import Report
 from .runs import MetricSpec, Run, RunState, RunStore
@@ -70,6 +78,65 @@ def ordered_metrics(settings: Settings, first: str | None = None) -> list[Metric
     return metrics
 
 
+def evaluation_changed(
+    settings: Settings, runs: Sequence[Run], baseline_branch: str
+) -> dict[str, list[str]]:
+    """Per branch, the protected paths its newest commit with runs changes against the
+    baseline commit (what is protected: the baseline commit's harness.yaml). Branches or
+    commits this checkout's git lacks are left out (nothing provable)."""
+    baseline = select_baseline(baseline_branch, runs)
+    if baseline is None or not baseline.commit:
+        return {}
+    heads: dict[str, str] = {}
+    for branch in {r.branch for r in runs if r.branch and r.branch != baseline_branch}:
+        commit, _ = latest_runs([r for r in runs if r.branch == branch])
+        if commit:
+            heads[branch] = commit
+    git = Git(settings.root)
+    present = git.existing([baseline.commit, *heads.values()])
+    if baseline.commit not in present:
+        return {}
+    patterns = protected_paths(git, baseline.commit)
+    found: dict[str, list[str]] = {}
+    for branch, commit in heads.items():
+        if commit in present and commit != baseline.commit:
+            changes = evaluation_changes(git, baseline.commit, commit, patterns)
+            if changes:
+                found[branch] = changes
+    return found
+
+
+def protected_changes(settings: Settings, branch: str, *, repo: Path) -> list[str]:
+    """What the branch's head commit changes of the protected paths, against the baseline
+    branch's head commit (the baseline's own harness.yaml says what is protected)."""
+    validate_branch(branch)
+    if branch == settings.baseline_branch:
+        return []
+    git = Git(repo)
+    head = git.resolve_branch(branch)
+    try:
+        base = git.resolve_branch(settings.baseline_branch)
+    except BranchError:
+        return []  # no baseline branch here: nothing to be judged against yet
+    return evaluation_changes(git, base, head) or []
+
+
+def refuse_protected(settings: Settings, branch: str, *, repo: Path, allow: bool) -> list[str]:
+    """UsageError (exit 2) naming the protected paths the branch changes, unless ``allow``:
+    then those changes are returned, to be recorded with its runs."""
+    changes = protected_changes(settings, branch, repo=repo)
+    if changes and not allow:
+        shown = ", ".join(changes[:10]) + (
+            f" and {len(changes) - 10} more" if len(changes) > 10 else ""
+        )
+        raise UsageError(
+            f"{branch} changes protected paths ({shown}): its runs could not be compared with"
+            f" {settings.baseline_branch}; --allow-protected launches it anyway, and its runs"
+            " are never comparable"
+        )
+    return changes
+
+
 def branch_report(
     settings: Settings,
     store: RunStore,
@@ -88,12 +155,14 @@ def branch_report(
         known = sorted({r.branch for r in runs if r.branch})
         hint = f" (branches with runs: {', '.join(known)})" if known else " (the store is empty)"
         raise StoreError(f"no runs of branch {branch!r} in the store{hint}")
+    base = baseline or settings.baseline_branch
     comparison = compare(
         runs,
         ordered_metrics(settings, metric),
-        baseline_branch=baseline or settings.baseline_branch,
+        baseline_branch=base,
         branches=[branch],
         confidence=settings.compare.confidence,
+        evaluation_changed=evaluation_changed(settings, runs, base),
     )
     return Report("summary", comparison, warnings=tuple(store.warnings))
 
@@ -111,12 +180,15 @@ def compare_report(
         validate_branch(branch)
     if baseline:
         validate_branch(baseline)
+    runs = store.runs()
+    base = baseline or settings.baseline_branch
     comparison = compare(
-        store.runs(),
+        runs,
         ordered_metrics(settings, metric),
-        baseline_branch=baseline or settings.baseline_branch,
+        baseline_branch=base,
         branches=branches,
         confidence=settings.compare.confidence,
+        evaluation_changed=evaluation_changed(settings, runs, base),
     )
     return Report("compare", comparison, warnings=tuple(store.warnings))
 
@@ -202,11 +274,19 @@ def launch_branch(
     seeds: int | None = None,
     timeout_s: float | None = None,
     output: Callable[[str], None] | None = None,
+    allow_protected: bool = False,
 ) -> tuple[list[LaunchedRun], Report | None, Path | None]:
-    """Run the branch's seeds, then write its report to ``reports/<branch>.md``."""
+    """Run the branch's seeds, then write its report to ``reports/<branch>.md``. A branch
+    that changes protected paths is refused unless ``allow_protected``."""
     validate_branch(branch)
     launcher = open_launcher(settings, repo=repo, output=output)
+    launcher.branch_settings(branch, Git(repo).resolve_branch(branch))  # its config's errors first
+    changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
+    if changed and output is not None:
+        output(f"⚠ {branch} changes protected paths ({', '.join(changed[:5])}): not comparable")
     runs = launcher.launch(branch, seeds=seeds, timeout_s=timeout_s)
+    for run in runs:  # recorded with the runs, for whoever reads them without this git
+        update_manifest(run.run_dir, evaluation_changed=changed[:50])
     own = launcher.branch_settings(branch, runs[0].commit) if runs else settings
     if not own.metrics:
         return runs, None, None
@@ -272,6 +352,7 @@ def analyze_branch(
         baseline_branch=settings.baseline_branch,
         branches=[branch],
         confidence=settings.compare.confidence,
+        evaluation_changed=evaluation_changed(settings, runs, settings.baseline_branch),
     )
     result = comparison.branches[0]
     git = Git(repo) if repo is not None else None

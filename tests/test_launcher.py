@@ -12,7 +12,7 @@ import pytest
 from harness.runs import RunState
 from harness.stores.local import LocalStore
 
-from .helpers import BIN, commit_file, git, offline_env, run_cli
+from .helpers import BIN, METRICS_YAML, commit_file, git, offline_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -164,14 +164,15 @@ def test_wandb_backend_needs_a_queue(repo: Path, home: Path) -> None:
 def test_branch_settings_come_from_the_branch(repo: Path, home: Path) -> None:
     commit_file(repo, "train.py", "print('main entry')\n")
     git(repo, "checkout", "--quiet", "-b", "exp/own-config")
-    (repo / "harness.yaml").write_text("launch: {entry_point: other.py, args: ['--x=1']}\n")
+    own = "launch: {entry_point: other.py, args: ['--x=1']}\n" + METRICS_YAML  # metrics: kept
+    (repo / "harness.yaml").write_text(own)
     commit_file(repo, "other.py", "import sys\nprint('other entry', sys.argv[1:])\n")
     git(repo, "checkout", "--quiet", "main")
     done = launch(repo, home, "--branch", "exp/own-config", "--format", "json")
     assert done.returncode == 0, done.stderr
     assert "other entry ['--x=1']" in done.stderr  # progress goes to stderr with --format json
     data = json.loads(done.stdout)
-    assert data["runs"][0]["state"] == "finished" and data["report"] is None
+    assert data["runs"][0]["state"] == "finished" and data["report"].endswith("own-config.md")
 
 
 def test_bad_branch_config_is_a_clear_error(repo: Path, home: Path) -> None:

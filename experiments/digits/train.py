@@ -40,6 +40,7 @@ for arg in sys.argv[1:]:
     config[key] = type(config[key])(ast.literal_eval(value))
 
 import torch  # noqa: E402  (imported after argument checks, so a typo fails fast)
+from evaluation import evaluate  # noqa: E402  (the protected scoring, next to this file)
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from torch import nn  # noqa: E402
@@ -85,16 +86,6 @@ loss_fn = nn.CrossEntropyLoss()
 run.watch(model, optimizer)  # gradient norms per layer and learning rate, at the log cadence
 
 
-def evaluate():
-    model.eval()
-    with torch.no_grad():
-        logits = model(x_val)
-        loss = loss_fn(logits, y_val).item()
-        accuracy = (logits.argmax(1) == y_val).float().mean().item()
-    model.train()
-    return loss, accuracy, logits
-
-
 best_state, start = copy.deepcopy(model.state_dict()), time.perf_counter()
 for epoch in range(cfg["epochs"]):
     order = torch.randperm(len(x_train))
@@ -114,7 +105,7 @@ for epoch in range(cfg["epochs"]):
             metrics={"train/accuracy": correct} if correct is not None else None,
         )
     if (epoch + 1) % cfg["eval_every"] == 0 or epoch + 1 == cfg["epochs"]:
-        val_loss, val_accuracy, _ = evaluate()
+        val_loss, val_accuracy, _ = evaluate(model, x_val, y_val)
         if run.log_validation(
             {"val/loss": val_loss, "val/accuracy": val_accuracy, "epoch": epoch + 1}
         ):
@@ -125,7 +116,7 @@ run.save_checkpoint(best_state, aliases=["best"])
 run.save_checkpoint(model.state_dict(), aliases=["latest"])
 last_accuracy = val_accuracy
 model.load_state_dict(best_state)  # after training: evaluate and show the best model
-val_loss, val_accuracy, logits = evaluate()
+val_loss, val_accuracy, logits = evaluate(model, x_val, y_val)
 run.log_validation({"val/loss": val_loss, "val/accuracy": val_accuracy}, final=True)
 probabilities = logits.softmax(1)
 run.log_predictions(

@@ -12,7 +12,7 @@ import click
 from ..config import Settings, parse_duration
 from ..errors import ConfigError, UsageError
 from ..git import Git
-from ..pipelines import launch_branch
+from ..pipelines import launch_branch, refuse_protected
 from ..runs import RunState
 from .common import (
     console,
@@ -43,6 +43,11 @@ def _timeout(value: str | None) -> float | None:
 @click.option(
     "--dry-run", is_flag=True, help="wandb backend: print the plan; nothing is contacted."
 )
+@click.option(
+    "--allow-protected",
+    is_flag=True,
+    help="Launch a branch that changes protected paths (its runs are never comparable).",
+)
 @format_option(
     "table", "json", help="json: print the runs as JSON on stdout; progress goes to stderr."
 )
@@ -53,6 +58,7 @@ def launch(
     seeds: int | None,
     timeout: str | None,
     dry_run: bool,
+    allow_protected: bool,
     fmt: str,
     backend: str | None,
     home: Path | None,
@@ -69,6 +75,10 @@ def launch(
     commit must be pushed to origin. With launch.supersede, this branch's items of older
     commits that no agent has claimed yet are deleted. Exits 2 when nothing was queued,
     1 when queuing failed part-way (what was queued is deleted again).
+
+    A branch that changes a protected path (harness/, .github/, actions/, harness.yaml's
+    metrics, protected or budget keys, and the baseline's protected: list) is refused
+    with exit 2, naming them; --allow-protected runs it, never comparable.
     """
     settings = get_settings(backend, home)
     repo = Git(Path.cwd()).main_root()
@@ -77,7 +87,15 @@ def launch(
     if settings.backend == "wandb":
         if timeout is not None:
             raise UsageError("--timeout is for the local backend: W&B Launch queues set limits")
-        _launch_on_wandb(settings, branch, repo=repo, seeds=seeds, dry_run=dry_run, fmt=fmt)
+        _launch_on_wandb(
+            settings,
+            branch,
+            repo=repo,
+            seeds=seeds,
+            dry_run=dry_run,
+            fmt=fmt,
+            allow_protected=allow_protected,
+        )
         return
     if dry_run:
         raise UsageError("--dry-run is for the wandb backend (--backend wandb)")
@@ -88,7 +106,13 @@ def launch(
 
     try:
         runs, report, path = launch_branch(
-            settings, branch, repo=repo, seeds=seeds, timeout_s=_timeout(timeout), output=show
+            settings,
+            branch,
+            repo=repo,
+            seeds=seeds,
+            timeout_s=_timeout(timeout),
+            output=show,
+            allow_protected=allow_protected,
         )
     except KeyboardInterrupt:
         click.echo("launch-job: interrupted; the run is recorded as crashed", err=True)
@@ -127,11 +151,24 @@ def launch(
 
 
 def _launch_on_wandb(
-    settings: Settings, branch: str, *, repo: Path, seeds: int | None, dry_run: bool, fmt: str
+    settings: Settings,
+    branch: str,
+    *,
+    repo: Path,
+    seeds: int | None,
+    dry_run: bool,
+    fmt: str,
+    allow_protected: bool,
 ) -> None:
     from ..launchers.wandb import launch_on_wandb, plan_wandb_launch
 
     plan = plan_wandb_launch(settings, branch, repo=repo, seeds=seeds)
+    # Advisory on W&B: the push workflow runs the branch's own code; analyze and compare,
+    # which run the default branch's code, enforce it.
+    changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
+    if changed:
+        shown = ", ".join(changed[:5])
+        click.echo(f"launch-job: warning: protected paths changed ({shown})", err=True)
     progress = sys.stderr if fmt == "json" else sys.stdout
     if dry_run:
         if fmt == "json":

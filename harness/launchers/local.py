@@ -311,7 +311,10 @@ class LocalLauncher:
                 self._stop(process)
                 reader.join(timeout=5)
                 raise
-            reader.join()
+            finally:
+                reader.join(timeout=None if process.returncode is not None else 5)
+                if not reader.is_alive():  # its pipe is closed once nothing reads it
+                    process.stdout.close()
         if code == 0:
             return RunState.FINISHED, 0, None
         if code < 0:

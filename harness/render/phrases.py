@@ -37,6 +37,7 @@ ICONS: dict[Verdict, str] = {
     "missing": "❔",
     "failed": "💥",
     "baseline": "📏",
+    "not_comparable": "🚫",
 }
 VERDICT_TAGS: dict[Verdict, Tag] = {
     "better": "good",
@@ -45,6 +46,7 @@ VERDICT_TAGS: dict[Verdict, Tag] = {
     "missing": "muted",
     "failed": "bad",
     "baseline": "info",
+    "not_comparable": "bad",
 }
 STATE_TAGS: dict[str, Tag] = {
     "finished": "good",
@@ -181,6 +183,14 @@ def headline(comparison: Comparison, result: BranchResult) -> str:
         return f"{result.branch}: every run at {short(result.commit)} failed or crashed"
     if primary is None:
         return f"{result.branch}: no primary metric is declared in harness.yaml"
+    if result.evaluation_changed:
+        shown = ", ".join(result.evaluation_changed[:3])
+        more = (
+            f" and {len(result.evaluation_changed) - 3} more"
+            if len(result.evaluation_changed) > 3
+            else ""
+        )
+        return f"{result.branch}: evaluation changed ({shown}{more}), not comparable with {base}"
     if result.branch == base:
         return f"{base} is the baseline: {primary.spec.name} {fmt_sample(primary.candidate)}"
     name = primary.spec.name

@@ -127,6 +127,7 @@ def branch_json(
         "primary_verdict": result.primary_verdict,
         "primary_holm_verdict": result.primary_holm_verdict,
         "seeds_ignored": result.seeds_ignored,
+        "evaluation_changed": list(result.evaluation_changed),
         "runs": [run_json(r, comparison.metrics, config=config) for r in result.runs],
         "metrics": [metric_json(m) for m in result.metrics],
     }
