@@ -28,6 +28,7 @@ __all__ = [
     "CONFIG_FILE",
     "MODULE_FLAGS",
     "AnalysisSettings",
+    "BudgetSettings",
     "CompareSettings",
     "GithubSettings",
     "LaunchSettings",
@@ -35,6 +36,7 @@ __all__ = [
     "TrackingSettings",
     "WandbSettings",
     "load_settings",
+    "parse_budget",
     "parse_duration",
     "parse_settings",
     "parse_wait",
@@ -130,6 +132,23 @@ class CompareSettings:
 
 
 @dataclass(frozen=True)
+class BudgetSettings:
+    """What a branch may spend (``budget:``; read from the baseline commit's harness.yaml).
+    None: no limit."""
+
+    runs_per_branch: int | None = None
+    concurrent_runs: int | None = None
+    hours_per_branch: float | None = None
+
+    @property
+    def limited(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.runs_per_branch, self.concurrent_runs, self.hours_per_branch)
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the harness reads from configuration, resolved and validated."""
 
@@ -148,6 +167,7 @@ class Settings:
     # harness/, .github/, actions/, and harness.yaml's metrics, protected and budget keys).
     # Always read from the baseline commit's harness.yaml, never the branch's.
     protected: tuple[str, ...] = ()
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
     source: Path | None = None
 
     @property
@@ -291,6 +311,7 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
             "compare",
             "metrics",
             "protected",
+            "budget",
         },
     )
     out: dict[str, Any] = {}
@@ -372,7 +393,30 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     )
     out["metrics"] = _metrics(top.raw("metrics"), f"{source}: metrics")
     out["protected"] = _protected(top.raw("protected"), f"{source}: protected")
+    out["budget"] = parse_budget(top.raw("budget"), f"{source}: budget")
     return out
+
+
+def parse_budget(value: object, where: str) -> BudgetSettings:
+    """``budget:``: ``runs_per_branch``, ``concurrent_runs`` (positive integers) and
+    ``hours_per_branch`` (hours, or a duration such as ``90m``)."""
+    reader = _Reader(value, where, {"runs_per_branch", "concurrent_runs", "hours_per_branch"})
+    counts = {}
+    for key in ("runs_per_branch", "concurrent_runs"):
+        count = reader.get(key, int, None)
+        if count is not None and not 1 <= count <= 1_000_000:
+            raise ConfigError(f"{where}.{key}: expected 1 to 1000000, got {count}")
+        counts[key] = count
+    hours = reader.raw("hours_per_branch")
+    if hours is None:
+        limit = None
+    elif isinstance(hours, (int, float)) and not isinstance(hours, bool):
+        limit = float(hours)
+    else:
+        limit = parse_duration(hours, f"{where}.hours_per_branch") / 3600
+    if limit is not None and not (0 < limit <= 1_000_000 and math.isfinite(limit)):
+        raise ConfigError(f"{where}.hours_per_branch: expected a positive number of hours")
+    return BudgetSettings(counts["runs_per_branch"], counts["concurrent_runs"], limit)
 
 
 _PROTECTED = re.compile(r"[A-Za-z0-9_./*?-]{1,200}")

@@ -9,6 +9,10 @@ launch whose owner is provably gone (liveness.py) counts as ended. Core.
 
 from __future__ import annotations
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock there
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +22,15 @@ from typing import Any
 from .liveness import owner_gone, this_process
 from .manifest import new_run_id, now_iso, read_json, write_json_atomic
 
-__all__ = ["Launch", "LaunchRecord", "launches", "recorded_launch"]
+__all__ = [
+    "Launch",
+    "LaunchRecord",
+    "launch_lock",
+    "launches",
+    "live_launches",
+    "recorded_launch",
+    "start_launch",
+]
 
 FOLDER = "launches"
 
@@ -48,7 +60,7 @@ class Launch:
 
 
 class LaunchRecord:
-    """The record of the launch in progress: runs are added as they start."""
+    """The record of a launch in progress: runs are added as they start; ``end`` when done."""
 
     def __init__(self, path: Path, data: dict[str, Any]) -> None:
         self.path, self.data = path, data
@@ -57,10 +69,13 @@ class LaunchRecord:
         self.data["runs"].append(run_id)
         write_json_atomic(self.path, self.data)
 
+    def end(self) -> None:
+        self.data["ended_at"] = now_iso()
+        write_json_atomic(self.path, self.data)
 
-@contextmanager
-def recorded_launch(home: Path, branch: str, commit: str, seeds: int) -> Iterator[LaunchRecord]:
-    """A launch record for the ``with`` block; ended when it exits, however it exits."""
+
+def start_launch(home: Path, branch: str, commit: str, seeds: int) -> LaunchRecord:
+    """A new launch record, written before any run starts (a waiter sees it at once)."""
     launch_id = new_run_id()
     path = home / FOLDER / f"{launch_id}.json"
     data: dict[str, Any] = {
@@ -75,23 +90,58 @@ def recorded_launch(home: Path, branch: str, commit: str, seeds: int) -> Iterato
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, data)
-    record = LaunchRecord(path, data)
+    return LaunchRecord(path, data)
+
+
+@contextmanager
+def recorded_launch(
+    home: Path, branch: str, commit: str, seeds: int, record: LaunchRecord | None = None
+) -> Iterator[LaunchRecord]:
+    """The launch record for the ``with`` block (``record``, or a new one); ended when the
+    block exits, however it exits."""
+    record = record or start_launch(home, branch, commit, seeds)
     try:
         yield record
     finally:
-        data["ended_at"] = now_iso()
-        write_json_atomic(path, data)
+        record.end()
 
 
-def launches(home: Path, branch: str, commit: str | None = None) -> list[Launch]:
-    """The launches of ``branch`` (at ``commit``, when given); unreadable records skipped."""
+@contextmanager
+def launch_lock(home: Path) -> Iterator[None]:
+    """One launcher at a time between checking a budget and recording its launch, so two
+    parallel launches cannot both slip through (an advisory lock on this machine)."""
+    path = home / FOLDER / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _all(home: Path) -> list[Launch]:
     folder = home / FOLDER
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            launch = Launch.from_record(read_json(path))
+            found.append(Launch.from_record(read_json(path)))
         except (OSError, ValueError, TypeError):
-            continue
-        if launch.branch == branch and (commit is None or launch.commit == commit):
-            found.append(launch)
+            continue  # an unreadable record: skipped
     return found
+
+
+def launches(home: Path, branch: str, commit: str | None = None) -> list[Launch]:
+    """The launches of ``branch`` (at ``commit``, when given)."""
+    return [
+        launch
+        for launch in _all(home)
+        if launch.branch == branch and (commit is None or launch.commit == commit)
+    ]
+
+
+def live_launches(home: Path) -> list[Launch]:
+    """Every branch's launches still going."""
+    return [launch for launch in _all(home) if not launch.ended]

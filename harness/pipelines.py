@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .analysis import BranchAnalysis, Changes, ParamChange, summarize_curves
@@ -26,8 +27,9 @@ from .analysts.prompt import (
     redact,
     secret_values,
 )
+from .budget import budget_json, over_budget, spending
 from .compare import compare, latest_runs, select_baseline
-from .config import Settings
+from .config import CONFIG_FILE, BudgetSettings, Settings, parse_budget, parse_config_text
 from .diagnose import Highlight, diagnose, highlights
 from .errors import (
     AnalysisUnavailable,
@@ -41,6 +43,7 @@ from .events import RunEvent, validate_run_id
 from .failures import SourceLines, group_failures, locate, parse_traceback, source_lines
 from .git import Git, validate_branch
 from .launchers import LaunchedRun, open_launcher
+from .launches import launch_lock, live_launches, start_launch
 from .leaderboard import Leaderboard
 from .manifest import update_manifest, write_text_atomic
 from .plot import PlotResult, Side, draw_metric
@@ -121,6 +124,36 @@ def protected_changes(settings: Settings, branch: str, *, repo: Path) -> list[st
     return evaluation_changes(git, base, head) or []
 
 
+def baseline_budget(
+    settings: Settings, branch: str, *, repo: Path, own: Settings | None = None
+) -> BudgetSettings:
+    """The budget of the baseline commit's harness.yaml (a branch's own cannot raise it);
+    the branch's own when it is the baseline, or when there is no baseline branch yet."""
+    git = Git(repo)
+    if branch != settings.baseline_branch:
+        try:
+            base: str | None = git.resolve_branch(settings.baseline_branch)
+        except BranchError:
+            base = None
+        text = git.show(base, CONFIG_FILE, errors="replace") if base else None
+        if base and text is not None:
+            data = parse_config_text(text, f"{CONFIG_FILE} at {base[:7]}")
+            raw = data.get("budget") if isinstance(data, dict) else None
+            return parse_budget(raw, f"{CONFIG_FILE} at {settings.baseline_branch}: budget")
+    return (own or settings).budget
+
+
+def branch_budget(settings: Settings, runs: Sequence[Run], branch: str) -> dict[str, Any] | None:
+    """The branch's budget, spent and left (None without one)."""
+    if Git(settings.root).toplevel() is None:
+        budget = settings.budget
+    else:
+        budget = baseline_budget(settings, branch, repo=settings.root)
+    if not budget.limited:
+        return None
+    return budget_json(budget, spending(runs, live_launches(settings.home), branch))
+
+
 def refuse_protected(settings: Settings, branch: str, *, repo: Path, allow: bool) -> list[str]:
     """UsageError (exit 2) naming the protected paths the branch changes, unless ``allow``:
     then those changes are returned, to be recorded with its runs."""
@@ -164,7 +197,8 @@ def branch_report(
         confidence=settings.compare.confidence,
         evaluation_changed=evaluation_changed(settings, runs, base),
     )
-    return Report("summary", comparison, warnings=tuple(store.warnings))
+    budget = branch_budget(settings, runs, branch)
+    return Report("summary", comparison, warnings=tuple(store.warnings), budget=budget)
 
 
 def compare_report(
@@ -277,16 +311,33 @@ def launch_branch(
     allow_protected: bool = False,
 ) -> tuple[list[LaunchedRun], Report | None, Path | None]:
     """Run the branch's seeds, then write its report to ``reports/<branch>.md``. A branch
-    that changes protected paths is refused unless ``allow_protected``."""
+    that changes protected paths is refused unless ``allow_protected``; a launch that could
+    pass the baseline's budget is refused, before anything starts."""
     validate_branch(branch)
     launcher = open_launcher(settings, repo=repo, output=output)
-    launcher.branch_settings(branch, Git(repo).resolve_branch(branch))  # its config's errors first
+    commit = Git(repo).resolve_branch(branch)
+    own = launcher.branch_settings(branch, commit)  # its config's errors come first
     changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
     if changed and output is not None:
         output(f"⚠ {branch} changes protected paths ({', '.join(changed[:5])}): not comparable")
-    runs = launcher.launch(branch, seeds=seeds, timeout_s=timeout_s)
-    for run in runs:  # recorded with the runs, for whoever reads them without this git
-        update_manifest(run.run_dir, evaluation_changed=changed[:50])
+    count = seeds or own.launch.seeds
+    budget = baseline_budget(settings, branch, repo=repo, own=own)
+    with launch_lock(settings.home):  # the check and the record, one launcher at a time
+        spent = (
+            spending(open_store(settings).runs(), live_launches(settings.home), branch)
+            if budget.limited
+            else None
+        )
+        if spent is not None:
+            limit = timeout_s or own.launch.timeout_s
+            problems = over_budget(budget, spent, seeds=count, timeout_s=limit)
+            if problems:
+                raise UsageError(f"{branch}: over budget, nothing launched: {'; '.join(problems)}")
+        record = start_launch(settings.home, branch, commit, count)
+    runs = launcher.launch(branch, seeds=seeds, timeout_s=timeout_s, record=record)
+    if changed:  # recorded with the runs, for whoever reads them without this git
+        for run in runs:
+            update_manifest(run.run_dir, evaluation_changed=changed[:50])
     own = launcher.branch_settings(branch, runs[0].commit) if runs else settings
     if not own.metrics:
         return runs, None, None

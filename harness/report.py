@@ -8,7 +8,7 @@ github.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -205,6 +205,21 @@ def comparison_blocks(comp: Comparison) -> list[Block]:
     return blocks
 
 
+def budget_line(budget: Mapping[str, Any]) -> str:
+    """``Budget: 3 of 10 runs, 0.5 of 4 h``: each limit set, spent of limit."""
+    names = {
+        "runs_per_branch": "runs",
+        "concurrent_runs": "running at once",
+        "hours_per_branch": "h",
+    }
+    parts = [
+        f"{entry['spent']:g} of {entry['limit']:g} {names[key]}"
+        for key, entry in budget.items()
+        if isinstance(entry, Mapping)
+    ]
+    return "Budget: " + ", ".join(parts) + "." if parts else ""
+
+
 @dataclass(frozen=True)
 class Report:
     """A comparison to show: ``summary`` focuses on one branch, ``compare`` on many."""
@@ -212,6 +227,7 @@ class Report:
     kind: ReportKind
     comparison: Comparison
     warnings: Sequence[str] = ()
+    budget: Mapping[str, Any] | None = None  # the focused branch's budget (budget_json)
 
     @property
     def focus(self) -> BranchResult | None:
@@ -236,7 +252,10 @@ class Report:
 
     def document(self) -> Document:
         focus = self.focus
-        blocks = [*self.blocks(), Warnings(tuple(self.all_warnings))]
+        blocks = [*self.blocks()]
+        if self.budget:
+            blocks.append(Paragraph(inline(budget_line(self.budget)), small=True))
+        blocks.append(Warnings(tuple(self.all_warnings)))
         return Document(tuple(blocks), markdown.marker(self.kind, focus.branch if focus else None))
 
     def to_json(self) -> dict[str, Any]:
@@ -252,6 +271,7 @@ class Report:
                 for b in comp.branches
             ],
             "winner": winner.branch if winner else None,
+            "budget": dict(self.budget) if self.budget else None,
             "warnings": self.all_warnings,
         }
 

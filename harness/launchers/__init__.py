@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..config import Settings
 from ..errors import BackendUnavailable
+from ..launches import LaunchRecord
 from .local import LaunchedRun, LocalLauncher
 
 __all__ = ["LaunchedRun", "Launcher", "LocalLauncher", "open_launcher"]
@@ -21,7 +22,12 @@ class Launcher(Protocol):
         ...
 
     def launch(
-        self, branch: str, *, seeds: int | None = None, timeout_s: float | None = None
+        self,
+        branch: str,
+        *,
+        seeds: int | None = None,
+        timeout_s: float | None = None,
+        record: LaunchRecord | None = None,
     ) -> list[LaunchedRun]: ...
 
 

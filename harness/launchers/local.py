@@ -108,14 +108,17 @@ class LocalLauncher:
         *,
         seeds: int | None = None,
         timeout_s: float | None = None,
+        record: LaunchRecord | None = None,
     ) -> list[LaunchedRun]:
-        """Run ``seeds`` runs of the branch's newest commit, one after another."""
+        """Run ``seeds`` runs of the branch's newest commit, one after another (``record``:
+        the launch's record, when the caller already wrote it)."""
         commit = self.git.resolve_branch(branch)
         own = self.branch_settings(branch, commit)
         count = seeds or own.launch.seeds
         timeout = timeout_s or own.launch.timeout_s
         results = []
-        with recorded_launch(self.settings.home, branch, commit, count) as record:
+        home = self.settings.home
+        with recorded_launch(home, branch, commit, count, record) as record:
             for seed in range(count):
                 self.output(
                     f"▶ run {seed + 1}/{count}: {branch} @ {commit[:7]}, seed {seed}"
