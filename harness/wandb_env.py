@@ -13,7 +13,7 @@ __all__ = ["RANK_VARIABLES", "branch_tag", "offline_variables", "process_rank"]
 
 # The rank of a process started by torchrun or accelerate (RANK), an MPI launcher
 # (deepspeed --launcher openmpi, mpirun), or with only a local rank set. The local
-# launcher's rank hook (launchers/ranks/sitecustomize.py) reads the same list.
+# launcher's rank hook (launchers/startup/sitecustomize.py) reads the same list.
 RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "LOCAL_RANK")
 MAX_TAG = 64  # W&B's limit on a tag's length
 

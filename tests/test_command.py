@@ -17,7 +17,7 @@ import pytest
 from harness.config import LaunchSettings, load_settings
 from harness.errors import ConfigError, UsageError
 from harness.launchers.command import RunValues, entry_exists, fill_placeholders, run_command
-from harness.launchers.local import RANK_HOOK
+from harness.launchers.local import STARTUP_HOOK
 from harness.launchers.wandb import require_job_builder
 from harness.manifest import read_json
 from harness.stores.local import LocalStore, find_wandb_run_dir
@@ -101,7 +101,7 @@ def test_commands_parse_from_a_string_or_a_list(tmp_path: Path) -> None:
 
 def run_hook(tmp_path: Path, **env: str) -> str:
     code = "import os; print(os.environ.get('WANDB_MODE', '-'))"
-    path = f"{RANK_HOOK}:{tmp_path}"
+    path = f"{STARTUP_HOOK}:{tmp_path}"
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=offline_env(PYTHONPATH=path, WANDB_MODE="offline", **env),
@@ -251,7 +251,7 @@ def test_records_split_across_blocks_checksums_and_hostile_values(tmp_path: Path
 
 def test_the_rank_lists_agree() -> None:
     """The start-up hook cannot import harness: its copy of the list must stay the same."""
-    tree = ast.parse((RANK_HOOK / "sitecustomize.py").read_text())
+    tree = ast.parse((STARTUP_HOOK / "sitecustomize.py").read_text())
     [ranks] = [
         node.value
         for node in tree.body

@@ -111,3 +111,22 @@ def test_compare_summary_and_leaderboard_never_judge_a_changed_evaluation(
     )
     assert "evaluation changed (eval.py), not comparable with main" in summary.stdout
     assert "🚫 not\\_comparable" in summary.stdout
+
+
+def test_a_run_imports_the_installed_harness_not_the_branch_s_copy(
+    repo: Path, tmp_path: Path
+) -> None:
+    git(repo, "checkout", "--quiet", "-b", "exp/own-harness", "main")
+    (repo / "harness").mkdir()
+    (repo / "harness" / "__init__.py").write_text("raise SystemExit('the branch copy ran')\n")
+    (repo / "train.py").write_text("import harness\nprint('imported', harness.__file__)\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "a harness of its own")
+    git(repo, "checkout", "--quiet", "main")
+    home = tmp_path / "store"
+    env = offline_env(HARNESS_HOME=str(home))
+    args = ("--branch", "exp/own-harness", "--allow-protected")
+    ran = invoke("launch-job", *args, cwd=repo, env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    [log] = home.glob("runs/*/output.log")
+    assert "imported" in log.read_text() and "worktrees" not in log.read_text()

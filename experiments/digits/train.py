@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-# Importable wherever the repository is checked out (a W&B Launch agent runs this file from
-# a fresh clone, where the harness package is the repository's own, not installed).
-sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
+# The installed harness when there is one (the local launcher's); else the repository's own
+# copy (a W&B Launch agent runs this file from a fresh clone, where it is not installed).
+sys.path.append(str(Path(__file__).resolve().parents[2]))
 
 # -- hyperparameters: override with --name=value -------------------------------------------
 hidden = 6  # width of each hidden layer

@@ -43,7 +43,9 @@ from .command import RunValues, entry_exists, fill_placeholders, run_command
 __all__ = ["LaunchedRun", "LocalLauncher"]
 
 KILL_GRACE_S = 10.0
-RANK_HOOK = Path(__file__).resolve().parent / "ranks"  # sitecustomize: ranks > 0 log nothing
+# sitecustomize: ranks > 0 log nothing, and `import harness` finds the installed one
+STARTUP_HOOK = Path(__file__).resolve().parent / "startup"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder the running harness is in
 DIE_WITH_PARENT = Path(__file__).resolve().parent / "die_with_parent.py"
 CONFIG_DEFAULTS = "config-defaults.yaml"  # wandb reads it from the working directory
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
@@ -179,7 +181,7 @@ class LocalLauncher:
             else:
                 identity = {"branch": branch, "commit": commit, "seed": seed, "group": group}
                 warnings += _hand_identity(worktree, identity)
-                env = self._environment(run_id, run_dir, worktree, values, group)
+                env = self._environment(run_id, run_dir, values, group)
                 python = launch.python or sys.executable
                 command = run_command(launch, python=python, workdir=worktree, values=values)
                 prefix = f"{branch} s{seed}"
@@ -237,14 +239,16 @@ class LocalLauncher:
             return [warning]
 
     def _environment(
-        self, run_id: str, run_dir: Path, worktree: Path, values: RunValues, group: str
+        self, run_id: str, run_dir: Path, values: RunValues, group: str
     ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "WANDB_"))}
-        # The rank hook first; then the branch's own harness package (if it has one) wins
-        # over the installed one.
-        pythonpath = [str(RANK_HOOK), str(worktree), *filter(None, [os.environ.get("PYTHONPATH")])]
+        # The start-up hook first. The worktree is not put on the path, and the hook makes
+        # `import harness` find the harness that launched the run, never a branch's copy
+        # (HARNESS_PACKAGE_ROOT): the installed code is what records a run.
+        pythonpath = [str(STARTUP_HOOK), *filter(None, [os.environ.get("PYTHONPATH")])]
         env.update(
             PYTHONPATH=os.pathsep.join(pythonpath),
+            HARNESS_PACKAGE_ROOT=str(PACKAGE_ROOT),
             PYTHONUNBUFFERED="1",
             HARNESS_BACKEND="local",
             HARNESS_HOME=str(self.settings.home),
