@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from .compare import BranchResult, Comparison, MetricComparison
 from .render import markdown, terminal
 from .render.document import Block, Column, Document, Inline, Paragraph, Span, Table, Warnings
-from .render.phrases import fmt_delta, fmt_g, fmt_p, fmt_sample, fmt_states, short
+from .render.phrases import fmt_delta, fmt_g, fmt_p, fmt_sample, fmt_states, method_note, short
 from .render.serialize import baseline_json, comparison_json, metric_json, sample_json
-from .report import comparison_blocks, verdict_span
+from .report import comparison_head, verdict_span
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -146,8 +146,7 @@ class Leaderboard:
 
     def document(self) -> Document:
         comp = self.comparison
-        head = comparison_blocks(comp)[:2]  # the winner line and the baseline
-        blocks: list[Block] = [*head]
+        blocks: list[Block] = comparison_head(comp)
         standings = self.standings()
         if not standings:
             blocks.append(Paragraph((Span("No experiment branches have runs yet."),)))
@@ -202,11 +201,8 @@ class Leaderboard:
         return Table(tuple(columns), tuple(rows))
 
     def _note(self) -> Paragraph:
-        note = comparison_blocks(self.comparison)[-1]
-        text = note.text if isinstance(note, Paragraph) else ()
-        return Paragraph(
-            (*text, Span(" Stale: made on top of an older baseline commit.")), small=True
-        )
+        text = f"{method_note(self.comparison)} Stale: made on top of an older baseline commit."
+        return Paragraph((Span(text),), small=True)
 
     def to_markdown(self) -> str:
         return markdown.render(self.document())

@@ -53,6 +53,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Report",
     "comparison_blocks",
+    "comparison_head",
     "headline",
     "no_winner",
     "runs_table",
@@ -152,18 +153,21 @@ def _own_metrics_table(result: BranchResult) -> Table:
     return Table(columns, rows)
 
 
-def comparison_blocks(comp: Comparison) -> list[Block]:
-    """The winner (or why none), the baseline, and one row per branch with the baseline's."""
+def comparison_head(comp: Comparison) -> list[Block]:
+    """The winner (or why there is none) and the baseline: what every view of many
+    branches starts with."""
     winner = comp.winner
     title = (
         inline("🏆 Winner: ", headline(comp, winner))
         if winner
         else inline(capital(no_winner(comp)))
     )
-    blocks: list[Block] = [
-        Heading(title, "good" if winner else ""),
-        Paragraph(baseline_line(comp)),
-    ]
+    return [Heading(title, "good" if winner else ""), Paragraph(baseline_line(comp))]
+
+
+def comparison_blocks(comp: Comparison) -> list[Block]:
+    """The winner (or why none), the baseline, and one row per branch with the baseline's."""
+    blocks = comparison_head(comp)
     if not comp.branches:
         return [*blocks, Paragraph(inline("No experiment branches have runs yet."))]
     columns = [Column("branch"), Column("commit"), Column("runs"), Column("verdict")]
