@@ -29,7 +29,7 @@ from .analysts.prompt import (
 )
 from .budget import budget_json, over_budget, spending
 from .compare import compare, latest_runs, select_baseline
-from .config import CONFIG_FILE, BudgetSettings, Settings, parse_budget, parse_config_text
+from .config import CONFIG_FILE, BudgetSettings, Settings, parse_budget
 from .diagnose import Highlight, diagnose, highlights
 from .errors import (
     AnalysisUnavailable,
@@ -47,7 +47,7 @@ from .launches import launch_lock, live_launches, start_launch
 from .leaderboard import Leaderboard
 from .manifest import update_manifest, write_text_atomic
 from .plot import PlotResult, Side, draw_metric
-from .protection import evaluation_changes, protected_paths
+from .protection import config_at, evaluation_changes, protected_paths
 from .render.phrases import headline
 from .report import Report
 from .runs import MetricSpec, Run, RunState, RunStore
@@ -135,9 +135,8 @@ def baseline_budget(
             base: str | None = git.resolve_branch(settings.baseline_branch)
         except BranchError:
             base = None
-        text = git.show(base, CONFIG_FILE, errors="replace") if base else None
-        if base and text is not None:
-            data = parse_config_text(text, f"{CONFIG_FILE} at {base[:7]}")
+        data = config_at(git, base) if base else None  # invalid YAML: a ConfigError
+        if data is not None:
             raw = data.get("budget") if isinstance(data, dict) else None
             return parse_budget(raw, f"{CONFIG_FILE} at {settings.baseline_branch}: budget")
     return (own or settings).budget

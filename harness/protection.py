@@ -19,23 +19,33 @@ from .config import CONFIG_FILE, parse_config_text
 from .errors import ConfigError
 from .git import Git
 
-__all__ = ["DEFAULT_PROTECTED", "PROTECTED_KEYS", "evaluation_changes", "protected_paths"]
+__all__ = [
+    "DEFAULT_PROTECTED",
+    "PROTECTED_KEYS",
+    "config_at",
+    "evaluation_changes",
+    "protected_paths",
+]
 
 DEFAULT_PROTECTED = ("harness/", ".github/", "actions/")
 PROTECTED_KEYS = ("metrics", "protected", "budget")  # of harness.yaml
 
 
+def config_at(git: Git, commit: str) -> object:
+    """A commit's harness.yaml, parsed (None when the commit has none); ConfigError when it
+    is not valid YAML."""
+    text = git.show(commit, CONFIG_FILE, errors="replace")
+    return None if text is None else parse_config_text(text, f"{CONFIG_FILE} at {commit[:7]}")
+
+
 def protected_paths(git: Git, base: str) -> tuple[str, ...]:
     """The defaults and the ``protected:`` list of the baseline commit's harness.yaml."""
-    text = git.show(base, CONFIG_FILE, errors="replace")
-    extra: Iterable[object] = ()
-    if text is not None:
-        try:
-            data = parse_config_text(text, f"{CONFIG_FILE} at {base[:7]}")
-        except ConfigError:
-            data = None
-        listed = data.get("protected") if isinstance(data, dict) else None
-        extra = listed if isinstance(listed, list) else ()
+    try:
+        data = config_at(git, base)
+    except ConfigError:
+        data = None
+    listed = data.get("protected") if isinstance(data, dict) else None
+    extra: Iterable[object] = listed if isinstance(listed, list) else ()
     return (*DEFAULT_PROTECTED, *(p for p in extra if isinstance(p, str) and p))
 
 
@@ -50,13 +60,12 @@ def _matches(path: str, pattern: str) -> bool:
 def _config_keys(git: Git, commit: str) -> dict[str, object] | None:
     """The protected keys of a commit's harness.yaml; None when it cannot be read (the
     launcher then refuses the branch for that, with the config's own error)."""
-    text = git.show(commit, CONFIG_FILE, errors="replace")
-    if text is None:
-        return {}
     try:
-        data = parse_config_text(text, f"{CONFIG_FILE} at {commit[:7]}")
+        data = config_at(git, commit)
     except ConfigError:
         return None
+    if data is None:
+        return {}
     return {k: data.get(k) for k in PROTECTED_KEYS} if isinstance(data, dict) else None
 
 
