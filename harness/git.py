@@ -58,6 +58,27 @@ def _branch_problem(name: str) -> str | None:
     return None
 
 
+def _read_at_most(command: list[str], cwd: Path, limit: int | None) -> tuple[bytes, bool] | None:
+    """A command's output, and whether it went past ``limit`` bytes (then it is stopped and
+    its first ``limit`` bytes are kept); None when it failed or could not start."""
+    try:
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+    except OSError:
+        return None
+    assert process.stdout is not None
+    with process.stdout:
+        data = process.stdout.read() if limit is None else process.stdout.read(limit + 1)
+        over = limit is not None and len(data) > limit
+        if over:
+            process.kill()
+    code = process.wait()
+    if over:
+        return data[:limit], True
+    return (data, False) if code == 0 else None
+
+
 class Git:
     """Runs git in one repository. Errors become one-line UsageErrors."""
 
@@ -199,18 +220,10 @@ class Git:
         UnicodeDecodeError unless ``errors`` says otherwise."""
         if not _SHA.fullmatch(commit) and commit != "HEAD":
             return None
-        try:
-            done = subprocess.run(
-                ["git", "show", f"{commit}:{path}"],
-                cwd=self.cwd,
-                capture_output=True,
-                check=False,
-            )
-        except OSError:
+        found = _read_at_most(["git", "show", f"{commit}:{path}"], self.cwd, limit)
+        if found is None or found[1]:  # no such file, or larger than the limit
             return None
-        if done.returncode != 0 or (limit is not None and len(done.stdout) > limit):
-            return None
-        return done.stdout.decode("utf-8", errors=errors)
+        return found[0].decode("utf-8", errors=errors)
 
     def changed_files(self, base: str, head: str) -> list[str] | None:
         """The paths whose content differs between two commits' trees (None when this
@@ -255,18 +268,11 @@ class Git:
         file cut on its own so one large file cannot hide the others."""
         if not (_SHA.fullmatch(base) and _SHA.fullmatch(head)):
             return ""
-        try:
-            done = subprocess.run(
-                ["git", "diff", "--no-color", "--no-ext-diff", "-U3", f"{base}...{head}"],
-                cwd=self.cwd,
-                capture_output=True,
-                check=False,
-            )
-        except OSError:
+        command = ["git", "diff", "--no-color", "--no-ext-diff", "-U3", f"{base}...{head}"]
+        found = _read_at_most(command, self.cwd, limit * 20)  # never the whole of a huge diff
+        if found is None:
             return ""
-        if done.returncode != 0:
-            return ""
-        text = done.stdout[: limit * 20].decode("utf-8", errors="replace")
+        text = found[0].decode("utf-8", errors="replace")
         files = [f"diff --git{chunk}" for chunk in text.split("diff --git")[1:]]
         folders = {name.rsplit("/", 1)[0] for name in first if "/" in name}
 

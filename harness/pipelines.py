@@ -42,6 +42,7 @@ from .errors import (
 from .events import RunEvent, validate_run_id
 from .failures import SourceLines, group_failures, locate, parse_traceback, source_lines
 from .git import Git, validate_branch
+from .inert import one_line
 from .launchers import LaunchedRun, open_launcher
 from .launches import launch_lock, live_launches, start_launch
 from .leaderboard import Leaderboard
@@ -318,7 +319,8 @@ def launch_branch(
     own = launcher.branch_settings(branch, commit)  # its config's errors come first
     changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
     if changed and output is not None:
-        output(f"⚠ {branch} changes protected paths ({', '.join(changed[:5])}): not comparable")
+        shown = one_line(", ".join(changed[:5]), 500)  # file names from git: shown inert
+        output(f"⚠ {branch} changes protected paths ({shown}): not comparable")
     count = seeds or own.launch.seeds
     budget = baseline_budget(settings, branch, repo=repo, own=own)
     with launch_lock(settings.home):  # the check and the record, one launcher at a time

@@ -12,6 +12,7 @@ import click
 from ..config import Settings, parse_duration
 from ..errors import ConfigError, UsageError
 from ..git import Git
+from ..inert import one_line
 from ..pipelines import launch_branch, refuse_protected
 from ..runs import RunState
 from .common import (
@@ -167,7 +168,7 @@ def _launch_on_wandb(
     # which run the default branch's code, enforce it.
     changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
     if changed:
-        shown = ", ".join(changed[:5])
+        shown = one_line(", ".join(changed[:5]), 500)  # file names from git: shown inert
         click.echo(f"launch-job: warning: protected paths changed ({shown})", err=True)
     progress = sys.stderr if fmt == "json" else sys.stdout
     if dry_run:
