@@ -170,8 +170,12 @@ def parse_traceback(lines: Sequence[str]) -> Traceback | None:
     return Traceback(tuple(frames), exception, chained)
 
 
+def _posix(path: str) -> str:
+    return path.replace("\\", "/")
+
+
 def _repo_path(path: str, tree: Collection[str]) -> str | None:
-    posix = path.replace("\\", "/")
+    posix = _posix(path)
     if _LIBRARY.search(posix):
         return None
     parts = [p for p in posix.split("/") if p not in ("", ".")][-30:]
@@ -195,7 +199,7 @@ def locate(traceback: Traceback, tree: Collection[str]) -> Traceback:
     root = None
     for f in frames:
         if f.repo_path is not None:
-            posix = f.path.replace("\\", "/")
+            posix = _posix(f.path)
             if posix.endswith(f.repo_path) and len(posix) > len(f.repo_path):
                 root = posix[: -len(f.repo_path)]
                 break
@@ -203,11 +207,7 @@ def locate(traceback: Traceback, tree: Collection[str]) -> Traceback:
 
 
 def _guess(traceback: Traceback) -> Traceback:
-    own = [
-        f.path.replace("\\", "/")
-        for f in traceback.frames
-        if not _LIBRARY.search(f.path.replace("\\", "/"))
-    ]
+    own = [path for path in (_posix(f.path) for f in traceback.frames) if not _LIBRARY.search(path)]
     if not own:
         return traceback
     folders = [path.rsplit("/", 1)[0] + "/" if "/" in path else "" for path in own]
@@ -217,7 +217,7 @@ def _guess(traceback: Traceback) -> Traceback:
             root = root[:-1].rsplit("/", 1)[0] + "/" if "/" in root[:-1] else ""
     frames = tuple(
         replace(f, repo_path=posix[len(root) :])
-        if not _LIBRARY.search(posix := f.path.replace("\\", "/"))
+        if not _LIBRARY.search(posix := _posix(f.path))
         else f
         for f in traceback.frames
     )

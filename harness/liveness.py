@@ -55,9 +55,7 @@ def _exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process has that pid
-        return True
-    except OSError:
+    except OSError:  # a process is there (someone else's, when it is a PermissionError)
         return True
     return True
 

@@ -142,6 +142,26 @@ def run_cli(
     )
 
 
+def start_cli(
+    program: str,
+    repo: Path,
+    home: Path,
+    *args: str,
+    stdout: int = subprocess.PIPE,
+    stderr: int = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """One of our console scripts started in its own process (``run_cli``, not waited for):
+    the caller waits, signals it, and closes the pipes it asked for."""
+    return subprocess.Popen(
+        [str(BIN / program), *args],
+        cwd=repo,
+        env=offline_env(HARNESS_HOME=str(home)),
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
+
+
 @dataclass(frozen=True)
 class Ran:
     """What a console script did: its exit status and what it printed (as subprocess's)."""

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import BIN, METRICS_YAML, commit_file, git, invoke, make_repo, offline_env
+from .helpers import (
+    METRICS_YAML,
+    commit_file,
+    git,
+    invoke,
+    make_repo,
+    offline_env,
+    run_cli,
+    start_cli,
+)
 
 SLEEPER = "import sys, time\ntime.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0)\n"
 
@@ -27,14 +36,7 @@ def project(tmp_path: Path, budget: str, args: str = "[]", timeout: str = "") ->
 
 
 def launch(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "launch-job"), *args],
-        cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("launch-job", repo, home, *args, timeout=120)
 
 
 def test_runs_per_branch_refuses_with_the_numbers_and_starts_nothing(tmp_path: Path) -> None:
@@ -63,14 +65,7 @@ def test_an_hours_budget_needs_a_timeout(tmp_path: Path) -> None:
 
 
 def start(repo: Path, home: Path, branch: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(BIN / "launch-job"), "--branch", branch],
-        cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_cli("launch-job", repo, home, "--branch", branch, stdout=subprocess.DEVNULL)
 
 
 def test_parallel_launches_cannot_both_slip_through(tmp_path: Path) -> None:

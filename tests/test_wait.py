@@ -16,7 +16,6 @@ import pytest
 from harness.stores.local import LocalStore
 
 from .helpers import (
-    BIN,
     METRICS_YAML,
     acc,
     commit_file,
@@ -24,6 +23,7 @@ from .helpers import (
     invoke,
     make_repo,
     offline_env,
+    start_cli,
     write_run,
 )
 
@@ -52,14 +52,7 @@ def start(
 ) -> subprocess.Popen[str]:
     """A console script in its own process (a launcher's output is not kept: ``quiet``)."""
     output = subprocess.DEVNULL if quiet else subprocess.PIPE
-    return subprocess.Popen(
-        [str(BIN / program), *args],
-        cwd=repo,
-        env=offline_env(HARNESS_HOME=str(home)),
-        stdout=output,
-        stderr=output,
-        text=True,
-    )
+    return start_cli(program, repo, home, *args, stdout=output, stderr=output)
 
 
 def test_wait_returns_soon_after_the_last_run_ends(project: tuple[Path, Path]) -> None:

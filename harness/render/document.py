@@ -9,8 +9,7 @@ Core: no rich import.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 __all__ = [
@@ -141,7 +140,3 @@ class Document:
 
     blocks: tuple[Block, ...]
     marker: str | None = None
-    cut_note: str = field(default="Some sections were left out to fit GitHub's comment limit.")
-
-    def plus(self, blocks: Sequence[Block]) -> Document:
-        return Document((*self.blocks, *blocks), self.marker, self.cut_note)

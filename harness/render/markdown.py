@@ -46,6 +46,7 @@ __all__ = [
 
 MAX_CELL = 500  # characters of text in one cell, heading or bullet
 MAX_CODE_LINE = 300
+CUT_NOTE = "Some sections were left out to fit GitHub's comment limit."
 ZWSP = "\u200b"
 _ESCAPES = str.maketrans(
     {
@@ -249,7 +250,7 @@ def render(doc: Document, *, limit: int | None = None) -> str:
     text = "\n".join([*head, *_join(rendered)]) + "\n"
     if limit is None or len(text) <= limit:
         return text
-    note = ["", f"_{escape(doc.cut_note)}_"]
+    note = ["", f"_{escape(CUT_NOTE)}_"]
     kept = list(rendered)
     while kept:
         kept.pop()
