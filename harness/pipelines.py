@@ -178,10 +178,12 @@ def branch_report(
     baseline: str | None = None,
     metric: str | None = None,
     commit: str | None = None,
+    also: Sequence[Run] = (),
 ) -> Report:
-    """How one branch's newest runs (or its runs at ``commit``) compare with the baseline."""
+    """How one branch's newest runs (or its runs at ``commit``) compare with the baseline;
+    ``also``: runs the store cannot list (W&B queue items whose agent failed to start)."""
     validate_branch(branch)
-    runs = store.runs()
+    runs = [*store.runs(), *also]
     if commit is not None:  # the branch's runs at other commits are left out
         runs = [r for r in runs if r.branch != branch or r.commit == commit]
     if not any(run.branch == branch for run in runs):

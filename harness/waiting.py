@@ -5,23 +5,40 @@ they have all ended; runs that have not appeared yet (an agent that pushes and w
 once) are waited for until the timeout. Locally the answer comes from the launch records
 (launches.py: a launch still going may start more runs) and the runs' manifests, read
 afresh a few times a second: no busy loop, and a run whose launcher died reads as
-crashed (liveness.py), so no wait hangs on a run that can never end. Core.
+crashed (liveness.py), so no wait hangs on a run that can never end.
+
+On W&B (``WandbProgress``) each poll asks for the branch's runs at the commit and, when a
+Launch queue is configured, for the queue's items (launchers/wandb_queue.py): an item of
+this commit that no agent has started yet is a run still to come, and one its agent failed
+to start is an ended, failed run. W&B marks a run whose heartbeats stopped as crashed, so
+no run stays running there either. Polls back off (``backoff``) with jitter, so many
+waiting agents neither hammer W&B nor ask in step. Core: wandb is imported only when a
+W&B progress is first asked.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .config import Settings
 from .launches import launches
 from .runs import Run, RunState
 from .stores.local import LocalStore
 
-__all__ = ["LocalProgress", "Progress", "WaitTimeout", "wait_until_ended"]
+__all__ = [
+    "LocalProgress",
+    "Progress",
+    "WaitTimeout",
+    "WandbProgress",
+    "backoff",
+    "wait_until_ended",
+]
 
-LOCAL_POLL_S = 0.2
 RESCAN_S = 5.0  # how often the whole store is read again for runs of no launch record
 
 
@@ -31,6 +48,7 @@ class Progress:
 
     runs: tuple[Run, ...]
     launching: bool  # a launch is still going (or items are still queued)
+    queued: int = 0  # W&B: items of the commit no agent has started yet
 
     @property
     def ended(self) -> int:
@@ -41,7 +59,15 @@ class Progress:
         """Something was launched, nothing is launching, and every run has ended."""
         return bool(self.runs) and not self.launching and self.ended == len(self.runs)
 
+    @property
+    def seen(self) -> bool:
+        return bool(self.runs) or self.queued > 0
+
     def describe(self) -> str:
+        if not self.seen:
+            return "no run yet"
+        if self.queued:
+            return f"{self.ended} of {len(self.runs)} run(s) ended, {self.queued} queued"
         more = ", more to come" if self.launching else ""
         return f"{self.ended} of {len(self.runs)} run(s) ended{more}"
 
@@ -72,6 +98,90 @@ class LocalProgress:
         self.known |= {run_id for launch in found for run_id in launch.runs}
         runs = [run for run in (store.read(run_id) for run_id in sorted(self.known)) if run]
         return Progress(tuple(runs), launching=any(not launch.ended for launch in found))
+
+
+class WandbProgress:
+    """The progress of ``branch`` at ``commit`` on W&B: its runs, and the items of the
+    Launch queue (``launch.queue``) queued for that commit."""
+
+    def __init__(self, settings: Settings, branch: str, commit: str) -> None:
+        self.settings, self.branch, self.commit = settings, branch, commit
+        self.unstarted: tuple[Run, ...] = ()  # items an agent failed to start, as runs
+        self._api: Any = None
+        self._path = ""
+        self._reader: Any = None
+
+    def _connect(self) -> Any:
+        if self._api is None:
+            from .launchers.wandb_queue import QueueReader
+            from .stores.wandb import connect
+
+            self._api, entity = connect(self.settings)
+            self._path = f"{entity}/{self.settings.wandb.project}"
+            if self.settings.launch.queue:
+                self._reader = QueueReader(self._api, entity, self.settings.launch.queue)
+        return self._api
+
+    def _runs(self) -> list[Run]:
+        from .stores.wandb import run_from_wandb
+
+        wanted = {"$and": [{"config.branch": self.branch}, {"config.commit": self.commit}]}
+        api = self._connect()
+        api.flush()  # wandb.Api keeps the runs it listed: each poll must ask afresh
+        found = api.runs(self._path, filters=wanted, per_page=200, lazy=False)
+        return [run_from_wandb(raw) for raw in found]
+
+    def _ours(self, config: Any) -> bool:
+        return bool(config.get("branch") == self.branch and config.get("commit") == self.commit)
+
+    def __call__(self) -> Progress:
+        from .stores.wandb import call_wandb
+
+        where = f"{self.branch}@{self.commit[:7]}"
+        runs = call_wandb(f"list the runs of {where}", self._runs)
+        items = []
+        if self._reader is not None:
+            queue = self.settings.launch.queue
+            items = call_wandb(f"read W&B Launch queue {queue!r}", self._reader.items)
+        entity, project = self._path.split("/", 1)
+        started = {run.id for run in runs}
+        queued, failed = 0, []
+        for item in items:
+            spec = item.spec
+            if (spec.get("entity"), spec.get("project")) != (entity, project):
+                continue
+            if not self._ours(item.run_config) or {item.run_id, item.spec_run_id} & started:
+                continue
+            if item.failed:
+                failed.append(self._unstarted(item))
+            elif item.state != "FINISHED":  # queued, or started and not visible yet
+                queued += 1
+        self.unstarted = tuple(failed)
+        return Progress(tuple(runs) + self.unstarted, launching=queued > 0, queued=queued)
+
+    def _unstarted(self, item: Any) -> Run:
+        config = item.run_config
+        seed = config.get("seed")
+        why = item.error or "W&B gives no reason"
+        return Run(
+            id=item.spec_run_id or f"item-{item.id}",
+            state=RunState.FAILED,
+            branch=self.branch,
+            commit=self.commit,
+            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            group=config.get("group") if isinstance(config.get("group"), str) else None,
+            reason=f"the launch agent could not start it: {why}",
+        )
+
+
+def backoff(longest_s: float, first_s: float = 1.0) -> Callable[[int], float]:
+    """Pauses that grow by half each poll up to ``longest_s``, each with +-25% jitter."""
+
+    def pause(attempt: int) -> float:
+        base = min(longest_s, first_s * 1.5 ** min(attempt, 60))
+        return min(longest_s, base * random.uniform(0.75, 1.25))
+
+    return pause
 
 
 def wait_until_ended(

@@ -4,16 +4,24 @@ print what `summary` prints, with an exit code that says the verdict."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ..config import parse_duration
+from ..config import parse_duration, parse_wait
 from ..errors import UsageError
 from ..git import Git, validate_branch
 from ..pipelines import branch_report
 from ..stores import open_store
-from ..waiting import LocalProgress, Progress, WaitTimeout, wait_until_ended
+from ..waiting import (
+    LocalProgress,
+    Progress,
+    WaitTimeout,
+    WandbProgress,
+    backoff,
+    wait_until_ended,
+)
 from .common import (
     console,
     echo_json,
@@ -35,6 +43,7 @@ EXIT_CODES = {
     "not_comparable": 14,
     "baseline": 15,
 }
+LOCAL_POLL_S = 0.2  # a local poll reads a few small files: cheap
 TIMED_OUT = 124
 INTERRUPTED = 130
 
@@ -56,6 +65,12 @@ def _say(line: str) -> None:
     show_default=True,
     help="How long to wait at most (e.g. 90s, 30m, 2h); then exit 124.",
 )
+@click.option(
+    "--interval",
+    default="30s",
+    show_default=True,
+    help="W&B: the longest pause between polls (they start at 1s and back off, with jitter).",
+)
 @format_option()
 @settings_options
 @reports_errors
@@ -63,6 +78,7 @@ def wait_cmd(
     branch: str,
     commit: str | None,
     timeout: str,
+    interval: str,
     fmt: str,
     backend: str | None,
     home: Path | None,
@@ -71,6 +87,8 @@ def wait_cmd(
 
     Runs that have not appeared yet (a push and a wait at once) are waited for until the
     timeout. Progress goes to stderr; stdout is what `summary` prints (the same JSON).
+    On W&B, items of the commit still in the Launch queue (launch.queue) count as runs to
+    come, and one its agent failed to start as a failed run.
 
     \b
     Exit codes: 0 better, 10 worse, 11 inconclusive, 12 missing, 13 failed,
@@ -79,25 +97,29 @@ def wait_cmd(
     """
     validate_branch(branch)
     timeout_s = parse_duration(timeout, "--timeout")
+    longest_s = parse_wait(interval, "--interval")
     settings = get_settings(backend, home)
-    if settings.backend != "local":
-        raise UsageError("check-results wait: only the local backend is supported so far")
     sha = _commit(settings.root, branch, commit)
-    progress = LocalProgress(settings.home, branch, sha)
+    progress: Callable[[], Progress]
+    if settings.backend == "local":
+        progress, pause = LocalProgress(settings.home, branch, sha), lambda _: LOCAL_POLL_S
+    else:
+        progress, pause = WandbProgress(settings, branch, sha), backoff(max(longest_s, 0.1))
 
     def changed(now: Progress) -> None:
-        _say(f"{branch} @ {sha[:7]}: {now.describe() if now.runs else 'no run yet'}")
+        _say(f"{branch} @ {sha[:7]}: {now.describe()}")
 
     try:
-        wait_until_ended(progress, timeout_s=timeout_s, poll_s=lambda _: 0.2, on_change=changed)
+        wait_until_ended(progress, timeout_s=timeout_s, poll_s=pause, on_change=changed)
     except WaitTimeout as exc:
-        seen = exc.progress.describe() if exc.progress and exc.progress.runs else "no run yet"
+        seen = exc.progress.describe() if exc.progress else "no run yet"
         _say(f"timed out after {timeout} waiting for {branch} @ {sha[:7]} ({seen})")
         sys.exit(TIMED_OUT)
     except KeyboardInterrupt:
         _say(f"interrupted while waiting for {branch} @ {sha[:7]}")
         sys.exit(INTERRUPTED)
-    report = branch_report(settings, open_store(settings), branch, commit=sha)
+    unstarted = progress.unstarted if isinstance(progress, WandbProgress) else ()
+    report = branch_report(settings, open_store(settings), branch, commit=sha, also=unstarted)
     if fmt == "json":
         echo_json(report.to_json())
     elif fmt == "md":

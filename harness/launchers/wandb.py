@@ -37,6 +37,8 @@ from ..git import Git, validate_branch
 from ..stores.wandb import call_wandb, connect
 from .command import RunValues, fill_placeholders
 from .local import LocalLauncher
+from .wandb_queue import LAUNCH_PROJECT, QueueReader
+from .wandb_queue import queue_id as read_queue_id
 
 __all__ = [
     "QueuedItem",
@@ -51,9 +53,7 @@ __all__ = [
 ]
 
 HELPER_JOB_TYPE = "harness-create-job"  # the hidden run that logs the job (then deleted)
-LAUNCH_PROJECT = "model-registry"  # where W&B keeps an entity's queues (wandb's default)
 MAX_REQUIREMENTS_BYTES = 256 * 1024
-MAX_QUEUE_ITEMS = 1000  # read when looking for superseded items
 JOB_TIMEOUT_S = 300.0
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 _SCP = re.compile(r"^(?:[A-Za-z0-9._~-]+@)?([A-Za-z0-9.-]+):(?!/)(.+)$")  # git@host:o/r.git
@@ -310,65 +310,6 @@ def _require_project(api: Any, entity: str, project: str) -> None:
         raise
 
 
-# A queue's id: the query wandb's own QueuedRun.delete sends (RunQueue.id would turn "no
-# such queue" into a TypeError inside wandb).
-_QUEUE_ID_QUERY = """
-query fetchRunQueuesFromProject($entityName: String!, $projectName: String!,
-                                $runQueueName: String!) {
-    project(name: $projectName, entityName: $entityName) {
-        runQueue(name: $runQueueName) { id }
-    }
-}
-"""
-# A queue's items with their run spec. wandb 0.31 (pinned) has no public call that returns
-# an item's run spec (RunQueue.items gives ids, QueuedRun.state a state), so this query, in
-# W&B's schema, goes through the client's GraphQL transport as wandb's own queries do. Only
-# superseding and the roll-back read it, and both survive its failure.
-_QUEUE_ITEMS_QUERY = """
-query HarnessRunQueue($entityName: String!, $projectName: String!, $runQueue: String!,
-                      $cursor: String) {
-    project(name: $projectName, entityName: $entityName) {
-        runQueue(name: $runQueue) {
-            id
-            runQueueItems(first: 100, after: $cursor) {
-                pageInfo { hasNextPage endCursor }
-                edges { node { id state associatedRunId runSpec } }
-            }
-        }
-    }
-}
-"""
-
-
-def _queue_id(api: Any, entity: str, queue: str) -> str | None:
-    """The id of the entity's queue ``queue``; None when there is none."""
-    variables = {"entityName": entity, "projectName": LAUNCH_PROJECT, "runQueueName": queue}
-    data = api._service_api.execute_graphql(_QUEUE_ID_QUERY, variables)
-    found = ((data or {}).get("project") or {}).get("runQueue")
-    return str(found["id"]) if found else None
-
-
-def _queue_items(api: Any, entity: str, queue: str) -> list[Mapping[str, Any]]:
-    """The queue's first MAX_QUEUE_ITEMS items (id, state, associatedRunId, runSpec)."""
-    found: list[Mapping[str, Any]] = []
-    cursor: str | None = None
-    while len(found) < MAX_QUEUE_ITEMS:
-        variables = {
-            "entityName": entity,
-            "projectName": LAUNCH_PROJECT,
-            "runQueue": queue,
-            "cursor": cursor,
-        }
-        data = api._service_api.execute_graphql(_QUEUE_ITEMS_QUERY, variables)
-        page = (((data or {}).get("project") or {}).get("runQueue") or {}).get("runQueueItems")
-        found.extend(edge["node"] for edge in (page or {}).get("edges") or [])
-        info = (page or {}).get("pageInfo") or {}
-        if not info.get("hasNextPage"):
-            break
-        cursor = info.get("endCursor")
-    return found
-
-
 def _app_url(api: Any) -> str:
     import wandb.util
 
@@ -532,9 +473,9 @@ def _roll_back(
     unsure = False
     try:  # an item pushed by the call that failed is found by its run id
         ids += [
-            str(node["id"])
-            for node in _queue_items(api, entity, plan.queue)
-            if _spec_of(node).get("run_id") in run_ids and str(node["id"]) not in ids
+            item.id
+            for item in QueueReader(api, entity, plan.queue).items()
+            if item.spec_run_id in run_ids and item.id not in ids
         ]
     except Exception:  # the queue cannot be read: the failed call's item may be there
         unsure = True
@@ -561,47 +502,36 @@ def _roll_back(
     raise HarnessError(f"{failed}; {undone}") from exc
 
 
-def _spec_of(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = node.get("runSpec")
-    if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except ValueError:
-            return {}
-    return spec if isinstance(spec, Mapping) else {}
-
-
 def _supersede(
     api: Any, plan: WandbLaunchPlan, entity: str, new: set[str]
 ) -> tuple[list[SupersededItem], list[str]]:
     """Delete this branch's items of older commits that no agent has claimed yet."""
     done: list[SupersededItem] = []
     warnings: list[str] = []
-    for node in _queue_items(api, entity, plan.queue):
-        spec = _spec_of(node)
-        config = (spec.get("overrides") or {}).get("run_config") or {}
+    for item in QueueReader(api, entity, plan.queue).items():
+        spec, config = item.spec, item.run_config
         if (
-            str(node.get("id")) in new
-            or str(node.get("state", "")).upper() != "PENDING"
-            or node.get("associatedRunId")
+            item.id in new
+            or item.state != "PENDING"
+            or item.run_id
             or (spec.get("entity"), spec.get("project")) != (entity, plan.project)
             or config.get("branch") != plan.branch
             or config.get("commit") == plan.commit
         ):
             continue
-        item = api.queued_run(
-            entity, plan.project, plan.queue, str(node["id"]), project_queue=LAUNCH_PROJECT
+        queued = api.queued_run(
+            entity, plan.project, plan.queue, item.id, project_queue=LAUNCH_PROJECT
         )
         try:
-            item.delete()
+            queued.delete()
         except Exception as exc:
-            warnings.append(f"could not delete superseded item {node['id']}: {exc}")
+            warnings.append(f"could not delete superseded item {item.id}: {exc}")
             continue
         seed = config.get("seed")
         commit = config.get("commit")
         done.append(
             SupersededItem(
-                str(node["id"]),
+                item.id,
                 commit if isinstance(commit, str) else None,
                 seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
             )
@@ -622,7 +552,7 @@ def launch_on_wandb(
     path = f"{entity}/{plan.project}"
     call_wandb(f"read project {path}", lambda: _require_project(api, entity, plan.project))
     queue_id = call_wandb(
-        f"read W&B Launch queue {plan.queue!r}", lambda: _queue_id(api, entity, plan.queue)
+        f"read W&B Launch queue {plan.queue!r}", lambda: read_queue_id(api, entity, plan.queue)
     )
     app = _app_url(api)
     if queue_id is None:

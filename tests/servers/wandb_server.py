@@ -23,8 +23,9 @@ runs (config, summary, tags, history rows, console log, files) and answers:
 - W&B Launch run queues (``add_queue``), kept in the entity's ``model-registry`` project
   as W&B keeps them: ``pushToRunQueueByName`` (``launch_add``), the client's fallback
   ``ProjectRunQueues`` + ``pushToRunQueue``, ``fetchRunQueuesFromProject`` +
-  ``DeleteFromRunQueue`` (``QueuedRun.delete``), and ``HarnessRunQueue`` (harness's read
-  of the items with their run specs). ``claim`` does what an agent does to an item.
+  ``DeleteFromRunQueue`` (``QueuedRun.delete``), and harness's reads of the items
+  (``HarnessQueueItems``, then ``HarnessQueueItem`` for one item's run spec and error).
+  ``claim`` and ``fail`` do what an agent does to an item it starts or cannot start.
 
 ``fail_after`` injects GraphQL errors by operation (after N normal answers).
 Anything else is answered with a GraphQL error and kept in ``unknown``, so a test sees a
@@ -222,6 +223,7 @@ class WandbServer(LocalServer):
         # Run queues, as W&B keeps them in the entity's "model-registry" project: name →
         # {"id", "name", "access", "items": [{"id", "state", "associatedRunId", "runSpec"}]}.
         self.queues: dict[str, dict[str, Any]] = {}
+        self.run_spec_as = "object"  # how an item's runSpec (a JSON scalar) is served
         self.items_pushed = 0  # item ids count up: a deleted item's id is never reused
         # Injected failures by operation: answered normally this many more times, then
         # refused with a GraphQL error (e.g. {"pushToRunQueueByName": 1}: the second fails).
@@ -271,6 +273,11 @@ class WandbServer(LocalServer):
         """What an agent does to an item it starts: popped, acked with its run."""
         item = next(i for q in self.queues.values() for i in q["items"] if i["id"] == item_id)
         item.update(state="CLAIMED", associatedRunId=run_id)
+
+    def fail(self, item_id: str, message: str, stage: str = "run") -> None:
+        """What an agent does to an item it could not start (``failRunQueueItem``)."""
+        item = next(i for q in self.queues.values() for i in q["items"] if i["id"] == item_id)
+        item.update(state="FAILED", error={"message": message, "stage": stage})
 
     @property
     def queued(self) -> list[dict[str, Any]]:
@@ -769,32 +776,39 @@ class WandbServer(LocalServer):
             return None
         return self.queues.get(str(name))
 
-    def op_HarnessRunQueue(self, variables: dict[str, Any]) -> dict[str, Any]:
-        """harness's read of a queue's items with their run spec (W&B's schema)."""
+    def op_HarnessQueueItems(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """A queue's first 100 items (``first: 100``, as wandb's ``RunQueue`` asks)."""
         if variables.get("entityName") != self.entity:
             return {"project": None}
         queue = self._queue(self.entity, variables.get("projectName"), variables.get("runQueue"))
         if queue is None:
             return {"project": {"runQueue": None}}
-        start = int(variables["cursor"]) if variables.get("cursor") else 0
-        page = queue["items"][start : start + 100]
         nodes = [
-            {
+            {k: item[k] for k in ("id", "state", "associatedRunId")}
+            for item in queue["items"][:100]
+        ]
+        return {"project": {"runQueue": {"runQueueItems": {"edges": [{"node": n} for n in nodes]}}}}
+
+    def op_HarnessQueueItem(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """One item with its run spec and error (the fields W&B's Launch skill reads)."""
+        if variables.get("entityName") != self.entity:
+            return {"project": None}
+        name = variables.get("runQueueName")
+        queue = self._queue(self.entity, variables.get("projectName"), name)
+        if queue is None:
+            return {"project": {"runQueue": None}}
+        item = next((i for i in queue["items"] if i["id"] == variables.get("runQueueItemID")), None)
+        node = None
+        if item is not None:
+            spec = item["runSpec"]
+            node = {
                 "id": item["id"],
                 "state": item["state"],
                 "associatedRunId": item["associatedRunId"],
-                "runSpec": json.dumps(item["runSpec"]),
+                "runSpec": json.dumps(spec) if self.run_spec_as == "string" else spec,
+                "error": item.get("error"),
             }
-            for item in page
-        ]
-        items = {
-            "pageInfo": {
-                "hasNextPage": start + len(page) < len(queue["items"]),
-                "endCursor": str(start + len(page)),
-            },
-            "edges": [{"node": node} for node in nodes],
-        }
-        return {"project": {"runQueue": {"id": queue["id"], "runQueueItems": items}}}
+        return {"project": {"runQueue": {"runQueueItem": node}}}
 
     def _push(self, queue: dict[str, Any] | None, spec: str, name: object) -> dict[str, Any]:
         if queue is None:
