@@ -5,7 +5,12 @@ A launch is refused before anything starts when it could pass a limit: the branc
 so far plus the seeds asked for; the launches going now plus this one; the hours spent
 (locally wall time: each run's end minus its start, or now for a running one) plus seeds
 x the per-run timeout. Without a timeout a launch cannot be bounded, so an hours budget
-refuses it. Core: pure over runs and launch records.
+refuses it.
+
+On W&B (``queue_spending``) the same limits count the branch's W&B runs (hours: each run's
+start to its last heartbeat) plus its items still waiting in the Launch queue, and "at
+once" is every harness run running now plus every item waiting: a launch of N seeds may
+run N at once, so it asks for N. Core: pure over runs, launch records and queue items.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from .config import BudgetSettings
 from .launches import Launch
 from .runs import Run, RunState
 
-__all__ = ["Spending", "budget_json", "over_budget", "spending"]
+__all__ = ["Spending", "budget_json", "over_budget", "queue_spending", "spending"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,16 @@ def _time(text: str | None) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
 
 
+def _hours(runs: Sequence[Run], now: datetime) -> float:
+    seconds = 0.0
+    for run in runs:
+        start = _time(run.created_at)
+        end = _time(run.ended_at) or (now if run.state is RunState.RUNNING else None)
+        if start is not None and end is not None and end > start:
+            seconds += (end - start).total_seconds()
+    return seconds / 3600
+
+
 def spending(
     runs: Sequence[Run], launches: Sequence[Launch], branch: str, now: datetime | None = None
 ) -> Spending:
@@ -48,27 +63,44 @@ def spending(
     own = [r for r in runs if r.branch == branch]
     live = [launch for launch in launches if not launch.ended]  # every branch's
     to_start = sum(max(0, go.seeds - len(go.runs)) for go in live if go.branch == branch)
-    seconds = 0.0
-    for run in own:
-        start = _time(run.created_at)
-        end = _time(run.ended_at) or (now if run.state is RunState.RUNNING else None)
-        if start is not None and end is not None and end > start:
-            seconds += (end - start).total_seconds()
-    return Spending(runs=len(own) + to_start, hours=seconds / 3600, concurrent=len(live))
+    return Spending(runs=len(own) + to_start, hours=_hours(own, now), concurrent=len(live))
+
+
+def queue_spending(
+    runs: Sequence[Run], waiting: Sequence[str], branch: str, now: datetime | None = None
+) -> Spending:
+    """W&B: ``runs`` are the project's harness runs, ``waiting`` the branch of each queue
+    item no agent has started yet."""
+    now = now or datetime.now(timezone.utc)
+    own = [r for r in runs if r.branch == branch]
+    running = sum(1 for r in runs if r.state is RunState.RUNNING)
+    return Spending(
+        runs=len(own) + sum(1 for name in waiting if name == branch),
+        hours=_hours(own, now),
+        concurrent=running + len(waiting),
+    )
 
 
 def over_budget(
-    budget: BudgetSettings, spent: Spending, *, seeds: int, timeout_s: float | None
+    budget: BudgetSettings,
+    spent: Spending,
+    *,
+    seeds: int,
+    timeout_s: float | None,
+    at_once: int = 1,
 ) -> list[str]:
-    """Each limit this launch would pass, with the numbers (empty: within budget)."""
+    """Each limit this launch would pass, with the numbers (empty: within budget);
+    ``at_once``: how many runs it may run at the same time (locally one)."""
     problems = []
     if budget.runs_per_branch is not None and spent.runs + seeds > budget.runs_per_branch:
         problems.append(
             f"runs_per_branch {budget.runs_per_branch}: {spent.runs} spent + {seeds} asked"
         )
-    if budget.concurrent_runs is not None and spent.concurrent + 1 > budget.concurrent_runs:
+    if budget.concurrent_runs is not None and spent.concurrent + at_once > budget.concurrent_runs:
+        going = "launch(es) running" if at_once == 1 else "run(s) running or queued"
+        more = "" if at_once == 1 else f" + {at_once} asked"
         problems.append(
-            f"concurrent_runs {budget.concurrent_runs}: {spent.concurrent} launch(es) running"
+            f"concurrent_runs {budget.concurrent_runs}: {spent.concurrent} {going}{more}"
         )
     if budget.hours_per_branch is not None:
         if timeout_s is None:

@@ -1,5 +1,6 @@
 """check-results wait --backend wandb: the real ``wandb`` client polls a local W&B server
-while a launch's items go from queued to running to finished, or fail to start.
+while a launch's items go from queued to running to finished, or fail to start; and a
+launch's budget counts the items still waiting in the queue.
 
 The branch is queued with the real ``launch-job``; then the test does what a Launch agent
 does (claims an item and starts its run, or fails the item), and the waiter's progress
@@ -17,9 +18,9 @@ from typing import IO, Any
 
 import pytest
 
-from .helpers import BIN, METRICS_YAML, git
+from .helpers import BIN, METRICS_YAML, commit_file, git
 from .servers.wandb_server import FakeRun, WandbServer
-from .test_wandb_launch import CONFIG, Served, launched, repo, served
+from .test_wandb_launch import CONFIG, Served, launch, launched, push, repo, served
 
 pytestmark = pytest.mark.slow  # the real wandb client, per poll
 
@@ -144,3 +145,26 @@ def test_a_wait_for_items_that_never_start_times_out(scored: Served) -> None:
         "check-results wait: timed out after 3s waiting for exp/x @ "
         f"{git(scored[0], 'rev-parse', '--short=7', 'exp/x')} (0 of 0 run(s) ended, 1 queued)"
     )
+
+
+def test_a_w_and_b_launch_over_budget_queues_nothing(served: Served) -> None:
+    """The baseline's budget counts the branch's items still waiting in the queue: a
+    second launch that would pass runs_per_branch is refused, and nothing more is queued.
+    """
+    repo, server, _ = served
+    git(repo, "checkout", "--quiet", "main")
+    commit_file(repo, "harness.yaml", CONFIG + "budget: {runs_per_branch: 3}\n")
+    git(repo, "checkout", "--quiet", "-b", "exp/b")
+    commit_file(repo, "train.py", "print('b')\n")
+    push(repo, "main", "exp/b")
+    launched(served, "--branch", "exp/b", "--seeds", "2")
+    queued, jobs = len(server.queued), len(server.artifacts)
+
+    again = launch(served, "--branch", "exp/b", "--seeds", "2")
+
+    assert again.returncode == 2
+    assert again.stderr.strip() == (
+        "launch-job: error: exp/b: over budget, nothing queued: "
+        "runs_per_branch 3: 2 spent + 2 asked"
+    )
+    assert (len(server.queued), len(server.artifacts)) == (queued, jobs)  # no job made

@@ -13,7 +13,7 @@ from ..config import Settings, parse_duration
 from ..errors import ConfigError, UsageError
 from ..git import Git
 from ..inert import one_line
-from ..pipelines import launch_branch, refuse_protected
+from ..pipelines import baseline_budget, launch_branch, refuse_protected
 from ..runs import RunState
 from .common import (
     console,
@@ -184,7 +184,10 @@ def _launch_on_wandb(
             click.echo(_render_plan(plan))
         _warn(plan.warnings)
         return
-    outcome = launch_on_wandb(settings, plan, output=lambda line: click.echo(line, file=progress))
+    budget = baseline_budget(settings, branch, repo=repo)
+    outcome = launch_on_wandb(
+        settings, plan, output=lambda line: click.echo(line, file=progress), budget=budget
+    )
     data = {**plan.to_json(), "entity": outcome.entity}
     if fmt == "json":
         result = _wandb_json(data, outcome.job, outcome.warnings, dry_run=False)

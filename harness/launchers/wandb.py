@@ -17,6 +17,7 @@ Never imports wandb at module import time; the job is built in a child process
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,9 +32,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import MODULE_FLAGS, Settings
+from ..budget import Spending, over_budget, queue_spending
+from ..config import MODULE_FLAGS, BudgetSettings, Settings
 from ..errors import BranchError, HarnessError, StoreError, UsageError
 from ..git import Git, validate_branch
+from ..launches import launch_lock
 from ..stores.wandb import call_wandb, connect
 from .command import RunValues, fill_placeholders
 from .local import LocalLauncher
@@ -96,6 +99,7 @@ class WandbLaunchPlan:
     supersede: bool
     warnings: tuple[str, ...] = ()
     command: tuple[str, ...] = ("python",)  # launch.command: what the agent runs it under
+    timeout_s: float | None = None  # launch.timeout: the per-run bound an hours budget needs
 
     @property
     def short(self) -> str:
@@ -294,6 +298,7 @@ def plan_wandb_launch(
         supersede=settings.launch.supersede,
         warnings=tuple(warnings),
         command=own.launch.command,
+        timeout_s=own.launch.timeout_s,
     )
 
 
@@ -539,10 +544,42 @@ def _supersede(
     return done, warnings
 
 
+def _spent(settings: Settings, api: Any, entity: str, plan: WandbLaunchPlan) -> Spending:
+    """What the project's harness runs and the queue's waiting items have spent."""
+    from ..stores.wandb import WandbStore
+
+    runs = WandbStore(settings).runs()
+    waiting = []
+    for item in QueueReader(api, entity, plan.queue).items():
+        branch = item.run_config.get("branch")
+        ours = (item.spec.get("entity"), item.spec.get("project")) == (entity, plan.project)
+        if item.waiting and ours and isinstance(branch, str):
+            waiting.append(branch)
+    return queue_spending(runs, waiting, plan.branch)
+
+
 def launch_on_wandb(
-    settings: Settings, plan: WandbLaunchPlan, *, output: Callable[[str], None] | None = None
+    settings: Settings,
+    plan: WandbLaunchPlan,
+    *,
+    output: Callable[[str], None] | None = None,
+    budget: BudgetSettings | None = None,
 ) -> WandbLaunchOutcome:
-    """Queue ``plan`` on W&B Launch. Nothing is queued unless every seed is."""
+    """Queue ``plan`` on W&B Launch. Nothing is queued unless every seed is, and nothing
+    at all when the launch could pass ``budget`` (checked and queued under this machine's
+    launch lock, so two launches from here cannot both slip through)."""
+    limited = budget is not None and budget.limited
+    with launch_lock(settings.home) if limited else contextlib.nullcontext():
+        return _launch_on_wandb(settings, plan, output=output, budget=budget)
+
+
+def _launch_on_wandb(
+    settings: Settings,
+    plan: WandbLaunchPlan,
+    *,
+    output: Callable[[str], None] | None,
+    budget: BudgetSettings | None,
+) -> WandbLaunchOutcome:
     say = output or (lambda line: None)
     require_job_builder()
     # connect() reads the key's default entity outside its own error handling.
@@ -561,6 +598,15 @@ def launch_on_wandb(
             f"{app}/launch, or set launch.queue / HARNESS_LAUNCH_QUEUE)"
         )
     url = f"{app}/{entity}/launch/{queue_id}"
+    if budget is not None and budget.limited:
+        spent = call_wandb(
+            f"read what {plan.branch} has spent", lambda: _spent(settings, api, entity, plan)
+        )
+        problems = over_budget(
+            budget, spent, seeds=plan.seeds, timeout_s=plan.timeout_s, at_once=plan.seeds
+        )
+        if problems:
+            raise UsageError(f"{plan.branch}: over budget, nothing queued: {'; '.join(problems)}")
     say(f"making job {plan.job_ref(entity)} ({plan.remote} @ {plan.short})")
     job = _make_job(settings, plan, entity)
     say(f"queuing {plan.seeds} run(s) of {plan.group} on {plan.queue!r}")
