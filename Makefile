@@ -20,7 +20,7 @@ PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(2 * (os.cpu_count() or 
 PYTEST := HARNESS_TEST_CLAUDE_BIN="$(abspath $(CLAUDE))" $(BIN)/pytest -n $(PYTEST_WORKERS) \
 	--durations=15
 
-.PHONY: demo test test-fast lint typecheck unit clean act-launch
+.PHONY: demo agent-demo test test-fast lint typecheck unit clean act-launch
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ $(VENV)/.test-installed: pyproject.toml constraints.txt | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/python misc/demo.py
+
+# A scripted coding agent (deterministic, no LLM) searches hyperparameters through the CLI's
+# JSON: baseline, branches off the current best, wait for each verdict, keep what wins.
+agent-demo: $(VENV)/.demo-installed
+	$(BIN)/python misc/agent_demo.py
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff format --check .
