@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from .helpers import BIN, REPO_ROOT, make_repo, offline_env, wandb_env
+from .schemas import assert_valid
 from .servers.wandb_server import PROJECT_ID, WandbServer
 
 pytestmark = pytest.mark.slow  # the real wandb client and its wandb-core, per command
@@ -97,6 +98,7 @@ def test_creates_one_automation_and_a_second_run_changes_nothing(served: Served)
 
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
+    assert_valid("automation", report)
     assert report["status"] == "exists" and report["id"] == saved["id"]
     assert report["differences"] == []
     assert len(server.automations) == 1 and created(server) == 1
@@ -210,6 +212,7 @@ def test_dry_run_needs_no_key_and_no_server(repo: Path) -> None:
     assert '"event_type": "wandb_run_finished"' in text.stdout
     assert as_json.returncode == 0, as_json.stderr
     plan = json.loads(as_json.stdout)
+    assert_valid("automation", plan)
     assert {k: plan[k] for k in ("status", "id", "name", "entity", "project", "event")} == {
         "status": "would_create",
         "id": None,

@@ -17,6 +17,7 @@ from harness.manifest import read_json
 from harness.render.markdown import marker
 
 from .helpers import Ran, fresh_store, invoke, offline_env
+from .schemas import assert_valid
 from .servers.github_server import ACTIONS_BOT, GithubServer, User
 
 REPO = "octo/exp"
@@ -46,7 +47,10 @@ class Setup:
         reports = self.tmp / "reports"
         analyzed = self.run("harness", "analyze", "--out", str(reports), *args)
         assert analyzed.returncode == 0, analyzed.stderr
-        return self.run("harness", "comment", str(reports), "--format", "json")
+        commented = self.run("harness", "comment", str(reports), "--format", "json")
+        if commented.stdout:
+            assert_valid("comment", json.loads(commented.stdout))
+        return commented
 
     def bot_comments(self, branch: str) -> list[str]:
         found = self.gh.comments(REPO, self.prs[branch])

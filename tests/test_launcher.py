@@ -13,6 +13,7 @@ from harness.runs import RunState
 from harness.stores.local import LocalStore
 
 from .helpers import BIN, METRICS_YAML, commit_file, git, offline_env, run_cli
+from .schemas import assert_valid
 
 pytestmark = pytest.mark.slow
 
@@ -172,6 +173,7 @@ def test_branch_settings_come_from_the_branch(repo: Path, home: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "other entry ['--x=1']" in done.stderr  # progress goes to stderr with --format json
     data = json.loads(done.stdout)
+    assert_valid("launch", data)
     assert data["runs"][0]["state"] == "finished" and data["report"].endswith("own-config.md")
 
 

@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
 
-from .helpers import METRICS_YAML, REPO_ROOT, acc, invoke, offline_env, write_run
+from .helpers import METRICS_YAML, acc, invoke, offline_env, write_run
+from .schemas import SCHEMAS, assert_valid, problems, validator
 
-SCHEMAS = REPO_ROOT / "docs" / "schemas"
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def validator(name: str) -> Draft202012Validator:
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-def problems(name: str, data: Any) -> list[str]:
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in validator(name).iter_errors(data)
-    ]
+# Objects whose keys are the user's: a run's config, a webhook payload template.
+EXPECTED_OPEN = [
+    "automation.schema.json/properties/payload",
+    "comparison.schema.json/$defs/run/properties/config",
+    "leaderboard.schema.json/$defs/run/properties/config",
+    "runs.schema.json/$defs/run/properties/config",
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +71,39 @@ def test_a_schema_catches_a_missing_or_unknown_field() -> None:
     data["surprise"] = 1
     found = problems("comparison", data)
     assert any("primary_verdict" in p for p in found) and any("surprise" in p for p in found)
+
+
+def test_analyze_and_its_reports_folder_validate(
+    store: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    root, env = store
+    out = tmp_path / "reports"
+    ran = invoke("harness", "analyze", "--out", str(out), "--format", "json", cwd=root, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert_valid("analyze", json.loads(ran.stdout))
+    index = json.loads((out / "index.json").read_text())
+    assert_valid("report-index", index)
+    assert {entry["verdict"] for entry in index["reports"]} >= {"better", "failed", "baseline"}
+    for entry in index["reports"]:
+        assert_valid("analysis", json.loads((out / entry["json"]).read_text()))
+
+
+def test_every_schema_is_valid_and_closed() -> None:
+    """Each schema is a valid draft 2020-12 schema, and no object in it is left open
+    except the ones whose keys are the user's (config, payload, a run's values)."""
+    open_ones = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "additionalProperties" not in node:
+                open_ones.append(where)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}/{i}")
+
+    for path in sorted(SCHEMAS.glob("*.schema.json")):
+        validator(path.name.removesuffix(".schema.json"))
+        walk(json.loads(path.read_text()), path.name)
+    assert sorted(open_ones) == sorted(EXPECTED_OPEN)

@@ -20,6 +20,7 @@ from harness.errors import UsageError
 from harness.launchers.wandb import HELPER_JOB_TYPE, job_identity, normalize_remote
 
 from .helpers import BIN, commit_file, git, make_repo, wandb_env
+from .schemas import assert_valid
 from .servers.wandb_server import WandbServer
 
 pytestmark = pytest.mark.slow  # the real wandb client and its wandb-core, per command
@@ -86,6 +87,7 @@ def launched(served: Served, *args: str, **env: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr, done.stderr
     data: dict[str, Any] = json.loads(done.stdout)
+    assert_valid("launch", data)
     return data
 
 
@@ -285,6 +287,7 @@ def test_dry_run_contacts_nothing(served: Served) -> None:
     )
     assert as_json.returncode == 0, as_json.stderr
     plan = json.loads(as_json.stdout)
+    assert_valid("launch", plan)
     assert plan["dry_run"] is True and plan["items"][0]["id"] is None
     assert plan["items"][0]["run_config"]["commit"] == commit
     assert server.requests == []

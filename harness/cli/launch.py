@@ -123,6 +123,7 @@ def launch(
         echo_json(
             {
                 "schema_version": 1,
+                "backend": "local",
                 "branch": branch,
                 "runs": [
                     {
