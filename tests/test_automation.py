@@ -51,6 +51,7 @@ def served(request: pytest.FixtureRequest, repo: Path, tmp_path: Path) -> Iterat
         env = wandb_env(server.url, server.api_key, tmp_path)
         yield repo, server, env
         assert server.unknown == [], "the client sent operations the server does not know"
+        assert server.invalid == [], "the client sent queries W&B would refuse"
 
 
 def setup(served: Served, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -68,6 +68,7 @@ def served(repo: Path, tmp_path: Path) -> Iterator[Served]:
         )
         yield repo, server, env
         assert server.unknown == [], "the client sent operations the server does not know"
+        assert server.invalid == [], "the client sent queries W&B would refuse"
 
 
 def launch(served: Served, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -41,6 +41,7 @@ def served(ended_runs: tuple[Path, Path], tmp_path: Path) -> Iterator[Served]:
         )
         yield repo, server, env
         assert server.unknown == [], "the client sent operations the server does not know"
+        assert server.invalid == [], "the client sent queries W&B would refuse"
 
 
 def cli(served: Served, program: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -27,10 +27,14 @@ runs (config, summary, tags, history rows, console log, files) and answers:
   (``HarnessQueueItems``, then ``HarnessQueueItem`` for one item's run spec and error).
   ``claim`` and ``fail`` do what an agent does to an item it starts or cannot start.
 
-``fail_after`` injects GraphQL errors by operation (after N normal answers).
-Anything else is answered with a GraphQL error and kept in ``unknown``, so a test sees a
-client that sent something new. Run it by hand with ``python tests/servers/wandb_server.py
-HARNESS_HOME`` to serve the runs of a local store (see ``runs_from_local_store``).
+Every query is first checked against the slice of W&B's schema rebuilt from W&B's own
+queries (``tests/wandb_schema/slice.json``): a field or an argument no query W&B wrote uses
+on that path is answered with a GraphQL error, as W&B answers it, and kept in ``invalid``.
+Only then is the operation name looked at: ``fail_after`` injects GraphQL errors by
+operation (after N normal answers); an operation not served here is answered with a
+GraphQL error and kept in ``unknown``, so a test sees a client that sent something new.
+Run it by hand with ``python -m tests.servers.wandb_server HARNESS_HOME`` to serve the runs
+of a local store (see ``runs_from_local_store``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from ..wandb_schema.selections import SchemaSlice
 from .base import LocalServer, QuietHandler
 
 __all__ = ["FakeRun", "WandbServer", "runs_from_local_store", "serve"]
@@ -55,6 +60,7 @@ OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
 PROJECT_ID = "UHJvamVjdDox"  # the project's GraphQL id ("Project:1")
 UPLOADS = "/storage/"  # upload URLs the server hands out start with this path
 MAX_LOG_LINES = 10_000  # W&B caps one console-log request too
+SCHEMA = SchemaSlice.load()  # read once: every server checks queries against the same slice
 
 
 @dataclass
@@ -204,7 +210,9 @@ class WandbServer(LocalServer):
         self.runs: dict[str, FakeRun] = {}
         self.api_key = "k" * 40  # what clients must send, as HTTP basic auth "api:<key>"
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, variables)
-        self.unknown: list[str] = []
+        self.unknown: list[str] = []  # operations sent that the server does not serve
+        self.invalid: list[str] = []  # "operation: why" for queries W&B would refuse
+        self.schema = SCHEMA
         # HTTP statuses to answer the next requests with. A 429 says Retry-After: 1; a 5xx
         # says Retry-After: 0, as a load balancer may: wandb-core honours it, and without it
         # waits about 2 s a retry whatever WANDB__GRAPHQL_RETRY_WAIT_* say (0.31).
@@ -327,7 +335,7 @@ class WandbServer(LocalServer):
                     data = server.execute(request.get("query", ""), request.get("variables") or {})
                     answer: dict[str, Any] = {"data": data}
                 except GraphQLError as exc:
-                    answer = {"data": None, "errors": [{"message": str(exc)}]}
+                    answer = {"data": None, "errors": [{"message": m} for m in exc.messages]}
                 self._send(200, json.dumps(answer, default=_finite).encode())
 
             def do_GET(self) -> None:
@@ -366,8 +374,12 @@ class WandbServer(LocalServer):
     def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         found = OPERATION.search(query)
         name = found.group(2) if found else "anonymous"
+        problems = self.schema.problems(query)
         with self.lock:
             self.requests.append((name, variables))
+            if problems:
+                self.invalid.extend(f"{name}: {problem}" for problem in problems)
+                raise GraphQLError(*problems)
             left = self.fail_after.get(name)
             if left is not None:
                 if left <= 0:
@@ -970,7 +982,11 @@ def _gql_id(kind: str, number: int) -> str:
 
 
 class GraphQLError(Exception):
-    """Answered as a GraphQL ``errors`` entry."""
+    """Answered as GraphQL ``errors``, one entry per message."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
