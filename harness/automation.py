@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from .bounded import DataError, parse_json
 from .config import Settings
 from .errors import UsageError
 from .events import EVENT_TYPE, MAX_PAYLOAD_BYTES, parse_event
@@ -180,17 +181,17 @@ def read_payload_template(path: Path, *, entity: str | None, project: str) -> di
     try:
         if path.stat().st_size > MAX_PAYLOAD_BYTES:
             raise UsageError(f"{path}: larger than {MAX_PAYLOAD_BYTES} bytes")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise UsageError(
             f"{path}: no such file (the webhook payload template, from misc/ of harness)"
         ) from exc
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from exc
+    except DataError as exc:  # not JSON, or nested too deeply
+        cause = exc.__cause__
+        detail = f": {cause.msg}" if isinstance(cause, json.JSONDecodeError) else ""
+        raise UsageError(f"{path}: {exc}{detail}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON (not UTF-8)") from exc
     check_payload(data, where=str(path), entity=entity, project=project)

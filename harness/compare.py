@@ -524,7 +524,8 @@ def _nonfinite_warnings(
         if ids:
             shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
             found.append(
-                f"{label}: {spec.name} is NaN or infinite in {len(ids)} finished run(s)"
+                f"{label}: {spec.name} is NaN, infinite or too large to compare in {len(ids)}"
+                " finished run(s)"
                 f" ({shown}); left out of the comparison"
             )
     return found

@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
+from .bounded import DataError, parse_yaml, shown
 from .errors import BranchError, ConfigError
 from .git import Git, validate_branch
 from .runs import MetricSpec
@@ -43,12 +44,13 @@ __all__ = [
 ]
 
 CONFIG_FILE = "harness.yaml"
+MAX_CONFIG_BYTES = 256 * 1024
 BACKENDS = ("local", "wandb")
 Backend = Literal["local", "wandb"]
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$")
 _WANDB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 MODULE_FLAGS = ("-m", "--module")  # the last word of a command that runs a module
 
@@ -178,11 +180,11 @@ class Settings:
         return next((m for m in self.metrics if m.name == name), None)
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _seconds(value: object, bare_unit: str) -> float | None:
-    """Seconds from a number (in ``bare_unit``) or ``<number>[s|m|h]``; None if neither."""
+    """Seconds from a number (in ``bare_unit``) or ``<number>[s|m|h|d]``; None if neither."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value) * _UNITS[bare_unit]
     match = _DURATION.match(str(value))
@@ -195,9 +197,9 @@ def parse_duration(value: object, where: str) -> float:
     """Seconds from ``90s``, ``30m``, ``2h`` or a bare number of minutes."""
     seconds = _seconds(value, "m")
     if seconds is None:
-        raise ConfigError(f"{where}: expected a duration like 90s, 30m or 2h, got {value!r}")
+        raise ConfigError(f"{where}: expected a duration like 90s, 30m or 2h, got {shown(value)}")
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"{where}: expected a positive duration, got {value!r}")
+        raise ConfigError(f"{where}: expected a positive duration, got {shown(value)}")
     return seconds
 
 
@@ -206,9 +208,9 @@ def parse_wait(value: object, where: str) -> float:
     zero allowed), at most a minute: waits between remote calls, never a run's budget."""
     seconds = _seconds(value, "s")
     if seconds is None:
-        raise ConfigError(f"{where}: expected a wait like 0, 0.5s or 2s, got {value!r}")
+        raise ConfigError(f"{where}: expected a wait like 0, 0.5s or 2s, got {shown(value)}")
     if not (math.isfinite(seconds) and 0 <= seconds <= 60):
-        raise ConfigError(f"{where}: expected a wait from 0 to 60s, got {value!r}")
+        raise ConfigError(f"{where}: expected a wait from 0 to 60s, got {shown(value)}")
     return seconds
 
 
@@ -224,7 +226,7 @@ class _Reader:
         unknown = sorted(str(k) for k in data if k not in known)
         if unknown:
             raise ConfigError(
-                f"{here}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+                f"{here}: unknown key {shown(unknown[0])} (known: {', '.join(sorted(known))})"
             )
         self.data = data
         self.where = where
@@ -239,7 +241,7 @@ class _Reader:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"{self._key(key)}: expected {kind.__name__}, got {value!r}")
+            raise ConfigError(f"{self._key(key)}: expected {kind.__name__}, got {shown(value)}")
         return value
 
     def raw(self, key: str) -> object:
@@ -248,13 +250,13 @@ class _Reader:
 
 def _queue(value: str | None, where: str) -> str | None:
     if value is not None and not _QUEUE.match(value):
-        raise ConfigError(f"{where}: {value!r} is not a W&B queue name")
+        raise ConfigError(f"{where}: {shown(value)} is not a W&B queue name")
     return value
 
 
 def _name(value: str, where: str) -> str:
     if not _WANDB_NAME.match(value):
-        raise ConfigError(f"{where}: {value!r} may only use letters, digits, '.', '_' and '-'")
+        raise ConfigError(f"{where}: {shown(value)} may only use letters, digits, '.', '_' and '-'")
     return value
 
 
@@ -272,12 +274,12 @@ def _metrics(data: object, where: str) -> tuple[MetricSpec, ...]:
             raise ConfigError(f"{here}.name: a metric needs a name")
         goal = reader.get("goal", str, "")
         if goal not in ("maximize", "minimize"):
-            raise ConfigError(f"{here}.goal: expected 'maximize' or 'minimize', got {goal!r}")
+            raise ConfigError(f"{here}.goal: expected 'maximize' or 'minimize', got {shown(goal)}")
         min_delta = reader.get("min_delta", float, None)
         if min_delta is not None and (not math.isfinite(min_delta) or min_delta < 0):
-            raise ConfigError(f"{here}.min_delta: expected a number >= 0, got {min_delta!r}")
+            raise ConfigError(f"{here}.min_delta: expected a number >= 0, got {shown(min_delta)}")
         if any(s.name == name for s in specs):
-            raise ConfigError(f"{here}.name: metric {name!r} is declared twice")
+            raise ConfigError(f"{here}.name: metric {shown(name)} is declared twice")
         specs.append(
             MetricSpec(
                 name=name,
@@ -341,12 +343,12 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     if command[-1] in MODULE_FLAGS:
         if not _MODULE.match(entry):
             raise ConfigError(
-                f"{source}: launch.entry_point: after {' '.join(command)!r} it must be a"
-                f" module name like pkg.train, got {entry!r}"
+                f"{source}: launch.entry_point: after {shown(' '.join(command))} it must be a"
+                f" module name like pkg.train, got {shown(entry)}"
             )
     elif Path(entry).is_absolute() or ".." in Path(entry).parts:
         raise ConfigError(
-            f"{source}: launch.entry_point: must be a path inside the repo: {entry!r}"
+            f"{source}: launch.entry_point: must be a path inside the repo: {shown(entry)}"
         )
     args = ln.get("args", list, [])
     if not all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):
@@ -375,7 +377,7 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
     )
     author = gh.get("comment_author", str, None)
     if author is not None and not _LOGIN.match(author):
-        raise ConfigError(f"{source}: github.comment_author: not a GitHub login: {author!r}")
+        raise ConfigError(f"{source}: github.comment_author: not a GitHub login: {shown(author)}")
     waits = {
         name: parse_wait(gh.raw(key), f"{source}: github.{key}")
         for name, key in (("write_interval_s", "write_interval"), ("retry_wait_s", "retry_wait"))
@@ -433,7 +435,9 @@ def _protected(value: object, where: str) -> tuple[str, ...]:
         if not isinstance(item, str) or not _PROTECTED.fullmatch(item):
             raise ConfigError(f"{where}[{i}]: not a repository path: {str(item)[:80]!r}")
         if item.startswith("/") or ".." in item.split("/"):
-            raise ConfigError(f"{where}[{i}]: must be relative and inside the repository: {item!r}")
+            raise ConfigError(
+                f"{where}[{i}]: must be relative and inside the repository: {shown(item)}"
+            )
         paths.append(item)
     return tuple(paths)
 
@@ -446,7 +450,7 @@ def _command(value: object, where: str) -> tuple[str, ...]:
         try:
             words = shlex.split(value)
         except ValueError as exc:
-            raise ConfigError(f"{where}: cannot split {value!r}: {exc}") from exc
+            raise ConfigError(f"{where}: cannot split {shown(value)}: {exc}") from exc
     elif isinstance(value, list) and all(isinstance(w, str) for w in value):
         words = list(value)
     else:
@@ -458,7 +462,7 @@ def _command(value: object, where: str) -> tuple[str, ...]:
     if "/" in words[0] or words[0].startswith("-"):
         raise ConfigError(
             f"{where}: the program must be a bare name found on PATH or beside the launch"
-            f" Python (like torchrun), got {words[0]!r}"
+            f" Python (like torchrun), got {shown(words[0])}"
         )
     return tuple(words)
 
@@ -471,7 +475,8 @@ def _confidence(value: object, where: str) -> float:
         number = math.nan
     if isinstance(value, bool) or not 0.5 <= number < 1.0:
         raise ConfigError(
-            f"{where}: expected a confidence level from 0.5 to below 1 (e.g. 0.95), got {value!r}"
+            f"{where}: expected a confidence level from 0.5 to below 1 (e.g. 0.95),"
+            f" got {shown(value)}"
         )
     return number
 
@@ -492,11 +497,11 @@ def _analysis(reader: _Reader) -> AnalysisSettings:
     engine = reader.get("engine", str, default.engine)
     if engine not in ENGINES:
         raise ConfigError(
-            f"{reader.where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}"
+            f"{reader.where}.engine: expected one of {', '.join(ENGINES)}, got {shown(engine)}"
         )
     model = reader.get("model", str, default.model)
     if not re.fullmatch(r"[A-Za-z0-9._:@-]{1,100}", model):
-        raise ConfigError(f"{reader.where}.model: not a model name: {model!r}")
+        raise ConfigError(f"{reader.where}.model: not a model name: {shown(model)}")
     max_tokens = reader.get("max_tokens", int, default.max_tokens)
     if not 1 <= max_tokens <= 64_000:
         raise ConfigError(f"{reader.where}.max_tokens: expected 1 to 64000, got {max_tokens}")
@@ -547,7 +552,7 @@ def _tracking(reader: _Reader) -> TrackingSettings:
 
 def _backend(value: str, where: str) -> Backend:
     if value not in BACKENDS:
-        raise ConfigError(f"{where}: expected one of {', '.join(BACKENDS)}, got {value!r}")
+        raise ConfigError(f"{where}: expected one of {', '.join(BACKENDS)}, got {shown(value)}")
     return cast(Backend, value)
 
 
@@ -561,15 +566,24 @@ def _branch(value: str, where: str) -> str:
 def read_config_file(path: Path) -> object:
     """Parse a YAML file; a syntax error is a one-line ConfigError with the position."""
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     return parse_config_text(text, str(path))
 
 
 def parse_config_text(text: str, source: str) -> object:
+    """A harness.yaml's text (from a file or a commit), parsed within bounds (bounded.py)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
+    except DataError as exc:
+        raise ConfigError(f"{source}: refused: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bounded import DataError, parse_json
 from .errors import BranchError, UsageError
 from .git import validate_branch
 
@@ -111,9 +112,11 @@ def read_event_file(path: Path) -> RunEvent:
         size = path.stat().st_size
         if size > MAX_EVENT_BYTES:
             raise UsageError(f"event: {path} is larger than {MAX_EVENT_BYTES} bytes")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"event: cannot read {path}: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"event: {path} is not valid JSON") from exc
+        raise UsageError(f"event: cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"event: {path} is not UTF-8 text") from exc
+    except DataError as exc:
+        raise UsageError(f"event: {path}: {exc}") from exc
     return parse_event(data)

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .bounded import parse_json
+
 __all__ = [
     "CURVES_FILE",
     "CURVE_POINTS",
@@ -85,12 +87,15 @@ def bounded(value: Any, depth: int = 0) -> Any:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers never see a partial file."""
+    """Write ``text`` to ``path`` so that readers never see a partial file, and a crash
+    leaves the old file or the new one (flushed to disk before it is renamed over)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before the rename: a crash leaves old or new
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,11 +107,10 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = 1) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object. Raises ValueError with a one-line reason when it is not one."""
+    """Read a JSON object. Raises ValueError with a one-line reason when it is not one (or
+    nests too deeply); OSError when it cannot be read (a folder, say)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
+        data = parse_json(path.read_text(encoding="utf-8"))  # DataError is a ValueError
     except UnicodeDecodeError as exc:
         raise ValueError("not UTF-8 text") from exc
     if not isinstance(data, dict):

@@ -12,14 +12,17 @@ from enum import Enum
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "Goal",
     "MetricSource",
     "MetricSpec",
     "Run",
     "RunState",
     "RunStore",
+    "comparable",
     "public",
     "record_int",
+    "record_number",
     "record_str",
 ]
 
@@ -104,6 +107,21 @@ def record_str(value: object) -> str | None:
 _NONFINITE_TEXT = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
+# Past this magnitude a value cannot be compared: sums and squares of a few such values
+# overflow a float (1.7e308 twice raises OverflowError in a mean). Left out like NaN.
+MAX_MAGNITUDE = 1e150
+
+
+def comparable(number: float) -> bool:
+    """Finite, and small enough that the statistics over it cannot overflow."""
+    return math.isfinite(number) and abs(number) <= MAX_MAGNITUDE
+
+
+def record_number(value: object) -> float | None:
+    """A number of a run record that can be compared (``comparable``), else None."""
+    return _as_number(value)
+
+
 def _as_number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -111,7 +129,7 @@ def _as_number(value: object) -> float | None:
         number = float(value)
     except OverflowError:  # an integer past a float's range
         return None
-    return number if math.isfinite(number) else None
+    return number if comparable(number) else None
 
 
 @dataclass(frozen=True)
@@ -170,14 +188,19 @@ class Run:
         return final if name not in self.summary and final in self.summary else name
 
     def metric_is_nonfinite(self, name: str, *, which: Literal["final", "best"] = "final") -> bool:
-        """True when the summary holds the metric but as NaN or ±inf.
+        """True when the summary holds the metric but as NaN, ±inf or a number too large to
+        compare (``MAX_MAGNITUDE``).
 
         The manifest writer stores non-finite numbers as the strings ``"nan"``, ``"inf"``
         (JSON has no NaN), so those count too: such a run diverged rather than never logged.
         """
         value = self._summary_value(self._key(name), which)
+        if isinstance(value, bool):
+            return False
         if isinstance(value, float):
-            return not math.isfinite(value)
+            return not comparable(value)
+        if isinstance(value, int):
+            return _as_number(value) is None
         return isinstance(value, str) and value.strip().lower() in _NONFINITE_TEXT
 
     def _summary_value(self, name: str, which: Literal["final", "best"]) -> object:

@@ -141,13 +141,14 @@ def test_waits(value: object, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), (5, 300), ("1.5", 90)]
+    ("value", "seconds"),
+    [("90s", 90), ("30m", 1800), ("2h", 7200), (5, 300), ("1.5", 90), ("2d", 172800)],
 )
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value, "x") == seconds
 
 
-@pytest.mark.parametrize("value", ["0s", "-1m", "fast", "1d", True])
+@pytest.mark.parametrize("value", ["0s", "-1m", "fast", "1w", True])
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ConfigError, match=r"^x: "):
         parse_duration(value, "x")

@@ -519,8 +519,8 @@ def test_nan_and_infinite_summaries_are_left_out_with_a_warning() -> None:
     assert primary.candidate.n == 2 and primary.evidence.nonfinite_candidate == 2
     [warning] = comparison.warnings
     assert warning == (
-        "exp/a: val/accuracy is NaN or infinite in 2 finished run(s) (nan1, inf1);"
-        " left out of the comparison"
+        "exp/a: val/accuracy is NaN, infinite or too large to compare in 2 finished run(s)"
+        " (nan1, inf1); left out of the comparison"
     )
     report = Report("compare", comparison).to_json()
     assert report["warnings"] == [warning]
@@ -532,8 +532,9 @@ def test_nan_and_infinite_summaries_are_left_out_with_a_warning() -> None:
     )
     only = compare(base + all_nan, [ACC], baseline_branch="main")
     assert only.branches[0].primary_verdict == "missing"
-    assert "val/accuracy is NaN or infinite in every finished run" in headline(
-        only, only.branches[0]
+    assert (
+        "val/accuracy is NaN, infinite or too large to compare in every finished run"
+        in headline(only, only.branches[0])
     )
 
 

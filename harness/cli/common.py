@@ -58,17 +58,28 @@ def get_settings(backend: str | None, home: Path | None) -> Settings:
     return load_settings(backend=backend, home=home)
 
 
+def _fail(message: str, code: int) -> None:
+    prog = click.get_current_context().find_root().info_name or "harness"
+    click.echo(f"{prog}: error: {one_line(message)}", err=True)
+    sys.exit(code)
+
+
 def reports_errors(func: F) -> F:
-    """Turn HarnessErrors into one line on stderr and the error's exit code."""
+    """Turn HarnessErrors into one line on stderr and the error's exit code; an OSError
+    (an unwritable --home or --out, a folder where a file should be) or input nested past
+    Python's recursion limit into one line and exit 2, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except HarnessError as exc:
-            prog = click.get_current_context().find_root().info_name or "harness"
-            click.echo(f"{prog}: error: {one_line(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:  # a path given or found that cannot be read or written
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
+        except RecursionError:  # data from outside nested past what any reader takes
+            _fail("input nested too deeply to read", 2)
 
     return wrapper  # type: ignore[return-value]
 

@@ -198,7 +198,8 @@ def headline(comparison: Comparison, result: BranchResult) -> str:
         return f"{result.branch}: no finished run on the baseline branch {base} to compare with"
     if primary.candidate is None and primary.evidence.nonfinite_candidate:
         return (
-            f"{result.branch}: {name} is NaN or infinite in every finished run"
+            f"{result.branch}: {name} is NaN, infinite or too large to compare in every"
+            " finished run"
             f" ({fmt_states(result.states)})"
         )
     if primary.candidate is None:
