@@ -13,6 +13,7 @@ from ..config import Settings, parse_duration
 from ..errors import ConfigError, UsageError
 from ..git import Git
 from ..inert import one_line
+from ..launchers.supervision import Terminated, sigterm_interrupts
 from ..pipelines import baseline_budget, launch_branch, refuse_protected
 from ..runs import RunState
 from .common import (
@@ -106,15 +107,19 @@ def launch(
         click.echo(line, file=stream)
 
     try:
-        runs, report, path = launch_branch(
-            settings,
-            branch,
-            repo=repo,
-            seeds=seeds,
-            timeout_s=_timeout(timeout),
-            output=show,
-            allow_protected=allow_protected,
-        )
+        with sigterm_interrupts():
+            runs, report, path = launch_branch(
+                settings,
+                branch,
+                repo=repo,
+                seeds=seeds,
+                timeout_s=_timeout(timeout),
+                output=show,
+                allow_protected=allow_protected,
+            )
+    except Terminated:
+        click.echo("launch-job: terminated; the run is recorded as crashed", err=True)
+        raise SystemExit(143) from None
     except KeyboardInterrupt:
         click.echo("launch-job: interrupted; the run is recorded as crashed", err=True)
         raise SystemExit(130) from None

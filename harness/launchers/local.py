@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
@@ -39,10 +39,12 @@ from ..runs import RunState
 from ..stores.local import fill_from_wandb
 from ..wandb_env import branch_tag, offline_variables
 from .command import RunValues, entry_exists, fill_placeholders, run_command
+from .supervision import Terminated, end_leftovers, pump
 
 __all__ = ["LaunchedRun", "LocalLauncher"]
 
 KILL_GRACE_S = 10.0
+READER_JOIN_S = 5.0  # the output reader, once the run and what it left have ended
 # sitecustomize: ranks > 0 log nothing, and `import harness` finds the installed one
 STARTUP_HOOK = Path(__file__).resolve().parent / "startup"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder the running harness is in
@@ -185,28 +187,36 @@ class LocalLauncher:
                 python = launch.python or sys.executable
                 command = run_command(launch, python=python, workdir=worktree, values=values)
                 prefix = f"{branch} s{seed}"
-                state, exit_code, reason = self._supervise(
+                state, exit_code, reason, left = self._supervise(
                     command, worktree, env, run_dir / "output.log", prefix, timeout
                 )
-        except KeyboardInterrupt:
-            state, exit_code, reason = RunState.CRASHED, None, "interrupted (Ctrl-C)"
+                if left:
+                    update_manifest(run_dir, left_processes=left)
+                    warnings.append(
+                        f"the script left {left} process(es) running after its run ended;"
+                        " the launcher ended them (its process group and every process"
+                        " carrying its HARNESS_RUN_ID)"
+                    )
+        except KeyboardInterrupt as exc:
+            why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+            state, exit_code, reason = RunState.CRASHED, None, why
             raise
         except Exception as exc:
             reason = f"launcher error: {exc}"
             raise
         finally:
             duration = time.monotonic() - start
-            update_manifest(
-                run_dir,
-                state=state.value,
-                exit_code=exit_code,
-                reason=reason,
-                ended_at=now_iso(),
-                duration_s=round(duration, 3),
-            )
-            try:
-                warnings += self._collect(run_dir, worktree, own)
+            try:  # values first, the end state last: nothing marks a run still being filled
+                warnings += self._collect(run_dir, worktree, own, state)
             finally:
+                update_manifest(
+                    run_dir,
+                    state=state.value,
+                    exit_code=exit_code,
+                    reason=reason,
+                    ended_at=now_iso(),
+                    duration_s=round(duration, 3),
+                )
                 self._remove_worktree(worktree)
         mark = "✔" if state is RunState.FINISHED else "✘"
         detail = f" ({one_line(reason)})" if reason else ""
@@ -226,13 +236,13 @@ class LocalLauncher:
             tuple(warnings),
         )
 
-    def _collect(self, run_dir: Path, worktree: Path, own: Settings) -> list[str]:
+    def _collect(self, run_dir: Path, worktree: Path, own: Settings, state: RunState) -> list[str]:
         """After the process: W&B runs written inside the worktree move into the run folder
         (Lightning's WandbLogger writes to ``save_dir="."``), then the manifest is filled
         from the W&B run unless harness.tracking filled it."""
         try:
             _move_wandb_runs(worktree, run_dir / "wandb")
-            return fill_from_wandb(run_dir, own.metrics)
+            return fill_from_wandb(run_dir, own.metrics, state=state)
         except Exception as exc:  # whatever the log holds, the run is recorded and cleaned up
             warning = f"its W&B run could not be read: {one_line(str(exc), 300)}"
             update_manifest(run_dir, warnings=[warning])
@@ -279,18 +289,18 @@ class LocalLauncher:
         log_path: Path,
         prefix: str,
         timeout: float | None,
-    ) -> tuple[RunState, int | None, str | None]:
+    ) -> tuple[RunState, int | None, str | None, int]:
+        """Run ``command`` until it exits or ``timeout`` passes; then end whatever it left
+        running (supervision.py). Returns its state, exit code, reason, and how many
+        processes it left behind."""
         start = time.monotonic()
         tail: list[str] = []
+        run_id = env["HARNESS_RUN_ID"]
 
-        def pump(stream: IO[bytes], log: IO[bytes]) -> None:
-            for raw in iter(stream.readline, b""):
-                log.write(raw)
-                log.flush()
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                tail.append(line)
-                del tail[:-200]
-                self.output(f"[{prefix} {time.monotonic() - start:6.1f}s] {line}")
+        def emit(line: str) -> None:
+            tail.append(line)
+            del tail[:-200]
+            self.output(f"[{prefix} {time.monotonic() - start:6.1f}s] {line}")
 
         if sys.platform.startswith("linux"):  # the run dies with the launcher, even on SIGKILL
             command = [sys.executable, "-I", str(DIE_WITH_PARENT), str(os.getpid()), *command]
@@ -305,32 +315,34 @@ class LocalLauncher:
                 start_new_session=True,  # its own process group, so a kill reaches children
             )
             assert process.stdout is not None
-            reader = threading.Thread(target=pump, args=(process.stdout, log), daemon=True)
+            reader = threading.Thread(target=pump, args=(process.stdout, log, emit), daemon=True)
             reader.start()
+            outcome: tuple[RunState, int | None, str | None] | None = None
             try:
                 code = process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._stop(process)
-                reader.join(timeout=5)
                 assert timeout is not None
-                return RunState.CRASHED, None, f"timed out after {_format_duration(timeout)}"
+                outcome = RunState.CRASHED, None, f"timed out after {_format_duration(timeout)}"
             except KeyboardInterrupt:
                 self._stop(process)
-                reader.join(timeout=5)
                 raise
-            finally:
-                reader.join(timeout=None if process.returncode is not None else 5)
+            finally:  # the run has ended: nothing of it may outlive it, nor hold its pipe
+                left = end_leftovers(process.pid, run_id, KILL_GRACE_S)
+                reader.join(timeout=READER_JOIN_S)
                 if not reader.is_alive():  # its pipe is closed once nothing reads it
                     process.stdout.close()
+        if outcome is not None:
+            return (*outcome, left)
         if code == 0:
-            return RunState.FINISHED, 0, None
+            return RunState.FINISHED, 0, None, left
         if code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = str(-code)
-            return RunState.CRASHED, code, f"killed by signal {name}"
-        return RunState.FAILED, code, _describe_failure(tail, code)
+            return RunState.CRASHED, code, f"killed by signal {name}", left
+        return RunState.FAILED, code, _describe_failure(tail, code), left
 
     @staticmethod
     def _stop(process: subprocess.Popen[bytes]) -> None:

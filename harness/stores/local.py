@@ -37,7 +37,7 @@ from ..manifest import (
     update_manifest,
     write_json_atomic,
 )
-from ..runs import MetricSpec, Run, RunState, public, record_int, record_str
+from ..runs import MetricSpec, Run, RunState, public, record_int, record_number, record_str
 from .offline import OfflineRun, read_offline_run
 
 __all__ = [
@@ -188,10 +188,13 @@ def _identity_warnings(manifest: Mapping[str, Any], offline: OfflineRun) -> list
     return found
 
 
-def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
+def fill_from_wandb(
+    run_dir: Path, metrics: Sequence[MetricSpec], *, state: RunState | None = None
+) -> list[str]:
     """Fill a launched run's manifest from the W&B offline run it wrote, unless
     harness.tracking already did: config, summary, curves of the declared metrics, the
-    identity the run recorded, and warnings. Returns the warnings."""
+    identity the run recorded, and warnings. Returns the warnings. ``state``: how the run
+    ended, when the launcher has not written it yet (it writes the end state last)."""
     manifest_path = run_dir / MANIFEST_FILE
     manifest = read_json(manifest_path) if manifest_path.exists() else {}
     if manifest.get("values_from") == TRACKED:
@@ -200,7 +203,7 @@ def fill_from_wandb(run_dir: Path, metrics: Sequence[MetricSpec]) -> list[str]:
     if not folders:
         warnings = (
             ["the run wrote no W&B run: nothing it logged can be compared"]
-            if manifest.get("state") == RunState.FINISHED.value
+            if (state.value if state else manifest.get("state")) == RunState.FINISHED.value
             else []
         )
         update_manifest(run_dir, warnings=warnings)
@@ -259,6 +262,11 @@ class LocalStore:
         self.warnings: list[str] = []
         self._cache: dict[str, Run] | None = None
 
+    def _warn(self, text: str) -> None:
+        """A warning, once: reading the store again (after marking runs) repeats none."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+
     def _load(self, run_dir: Path) -> Run:
         run_id = run_dir.name
         manifest = run_dir / MANIFEST_FILE
@@ -271,15 +279,15 @@ class LocalStore:
                 problem = f"harness.json is unreadable: {exc}"
         wandb_dir = find_wandb_run_dir(run_dir)
         if wandb_dir is None:
-            self.warnings.append(f"run {run_id}: {problem} and no W&B run; shown as unknown")
+            self._warn(f"run {run_id}: {problem} and no W&B run; shown as unknown")
             return Run(id=run_id, state=RunState.UNKNOWN, reason=problem)
         try:
             run = run_from_offline(run_id, read_offline_run(wandb_dir))
         except (ValueError, OSError) as exc:
-            self.warnings.append(f"run {run_id}: {problem}; W&B run unreadable ({exc})")
+            self._warn(f"run {run_id}: {problem}; W&B run unreadable ({exc})")
             return Run(id=run_id, state=RunState.UNKNOWN, reason=problem)
         if manifest.exists():
-            self.warnings.append(f"run {run_id}: {problem}; read from its W&B run instead")
+            self._warn(f"run {run_id}: {problem}; read from its W&B run instead")
         return run
 
     def _all(self) -> dict[str, Run]:
@@ -329,7 +337,7 @@ class LocalStore:
         try:
             points = read_json(path).get(metric, [])
         except (ValueError, OSError) as exc:
-            self.warnings.append(f"run {run_id}: curves.json is unreadable: {exc}")
+            self._warn(f"run {run_id}: curves.json is unreadable: {exc}")
             return []
         curve: list[tuple[int, float]] = []
         for point in points if isinstance(points, list) else []:
@@ -337,9 +345,10 @@ class LocalStore:
                 isinstance(point, list)
                 and len(point) == 2
                 and isinstance(point[0], int)
-                and isinstance(point[1], (int, float))
+                and not isinstance(point[0], bool)
+                and (value := record_number(point[1])) is not None  # NaN would break a chart
             ):
-                curve.append((point[0], float(point[1])))
+                curve.append((point[0], value))
         return curve
 
     def mark_reported(self, run_ids: Iterable[str]) -> None:
