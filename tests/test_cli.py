@@ -203,7 +203,15 @@ def test_harness_group_exposes_the_same_commands(project: Path) -> None:
     help_text = CliRunner().invoke(harness_cli, ["--help"]).stdout
     listed = help_text.split("Commands:", 1)[1].splitlines()
     names = {line.split()[0] for line in listed if line.startswith("  ") and line.strip()}
-    assert names == {"analyze", "comment", "launch", "mark-reported", "results", "setup-automation"}
+    assert names == {
+        "analyze",
+        "comment",
+        "gc",
+        "launch",
+        "mark-reported",
+        "results",
+        "setup-automation",
+    }
 
 
 @pytest.mark.parametrize("command", [[], ["summary"], ["compare"], ["runs"], ["log"]])

@@ -11,6 +11,7 @@ import click
 from .analyze import analyze_cmd, mark_reported_cmd
 from .automation import setup_automation
 from .comment import comment_cmd
+from .gc import gc_cmd
 from .launch import launch
 from .results import results
 from .wait import wait_cmd
@@ -30,6 +31,7 @@ harness_cli.add_command(analyze_cmd, "analyze")
 harness_cli.add_command(mark_reported_cmd, "mark-reported")
 harness_cli.add_command(setup_automation, "setup-automation")
 harness_cli.add_command(comment_cmd, "comment")
+harness_cli.add_command(gc_cmd, "gc")
 
 results.add_command(wait_cmd, "wait")
 results_cli = results
