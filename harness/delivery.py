@@ -2,14 +2,17 @@
 
 One comment per branch, found by its hidden marker (the encoded branch, matched exactly on
 the first line) among comments written by a bot or by ``github.comment_author``, then
-updated in place; created only when there is none. Every attempt finds before it writes,
-so a retried request or a duplicated event never makes a second comment. 5xx, 429 and
-network errors are retried with backoff, honouring ``Retry-After``.
+updated in place (the oldest, when there are several); created only when there is none.
+Every attempt finds before it writes, so a retried request or a duplicated event never
+makes a second comment. Two deliveries at once can both find none and both create one:
+after writing (creating, or editing where duplicates were seen), a delivery lists the PR's
+comments again and keeps the oldest of its marker: the younger ones by the same author
+are deleted, so concurrent deliveries end with one comment. 5xx, 429 and network errors
+are retried with backoff, honouring ``Retry-After``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from .bounded import parse_json
 from .errors import HarnessError, UsageError
 from .git import validate_branch
 from .render import markdown
@@ -210,7 +214,7 @@ def read_reports(folder: Path) -> list[Report]:
     """The reports ``harness analyze`` wrote, validated (the folder may come from elsewhere)."""
     index_path = folder / "index.json"
     try:
-        entries = json.loads(index_path.read_text(encoding="utf-8"))["reports"]
+        entries = parse_json(index_path.read_text(encoding="utf-8"))["reports"]
         reports = []
         for entry in entries:
             branch, name = str(entry["branch"]), str(entry["markdown"])
@@ -318,6 +322,34 @@ class Deliverer:
             return False
         return bool(user.type == "Bot" or user.login == self.comment_author)
 
+    def _marked(self, pull: Any, wanted: str) -> list[Any]:
+        """The PR's comments that are ours under marker ``wanted``, oldest first."""
+        found = [c for c in pull.get_issue_comments() if self._ours(c, wanted)]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+    def _converge(self, pull: Any, report: Report, written: Any, found: Delivery) -> Delivery:
+        """After writing ``written``: the oldest comment of the report's marker by the same
+        author is kept. Its writer deletes the younger ones; the writer of a younger one
+        deletes its own and puts its report into the oldest. Concurrent deliveries thus end
+        on the oldest, each duplicate deleted once or twice (were every delivery to delete
+        every duplicate it saw, k deliveries at once would send k² deletes)."""
+        wanted = report.markdown.split("\n", 1)[0]
+        author = written.user.login
+        marked = [c for c in self._marked(pull, wanted) if c.user.login == author]
+        if not marked:
+            return found
+        kept = marked[0]
+        if kept.id == written.id:
+            for duplicate in marked[1:]:
+                _delete(duplicate)
+            return found
+        if any(c.id == written.id for c in marked):  # else the oldest's writer deleted it
+            _delete(written)
+        if kept.body != report.markdown and report.may_replace(kept.body):
+            kept.edit(report.markdown)
+            return replace(found, action="updated", comment_url=kept.html_url)
+        return replace(found, action="unchanged", comment_url=kept.html_url)
+
     def _open_pull(self, branch: str) -> tuple[Any, bool]:
         repo = self.repo()
         pulls = repo.get_pulls(state="open", head=f"{self.target.owner}:{branch}")
@@ -339,25 +371,51 @@ class Deliverer:
         return pull, True
 
     def deliver_one(self, report: Report) -> Delivery:
-        """Find the PR and the report's comment, then update it in place or create it."""
+        """Find the PR and the report's comment, then update it in place or create it;
+        then converge on one comment (``_converge``)."""
 
-        def attempt() -> Delivery:
+        def attempt() -> tuple[Delivery, Any, Any]:
             nothing = Delivery(report.branch, "no_pr", report.verdict, report.runs)
             pull, opened = self._open_pull(report.branch)
             if pull is None:
-                return nothing
+                return nothing, None, None
             found = replace(nothing, pr=pull.number, pr_url=pull.html_url, draft_opened=opened)
             wanted = report.markdown.split("\n", 1)[0]  # its marker: report or comparison
-            existing = next((c for c in pull.get_issue_comments() if self._ours(c, wanted)), None)
-            if existing is None:
+            marked = self._marked(pull, wanted)
+            if not marked:
                 created = pull.create_issue_comment(report.markdown)
-                return replace(found, action="created", comment_url=created.html_url)
-            if existing.body != report.markdown and report.may_replace(existing.body):
-                existing.edit(report.markdown)
-                return replace(found, action="updated", comment_url=existing.html_url)
-            return replace(found, action="unchanged", comment_url=existing.html_url)
+                done = replace(found, action="created", comment_url=created.html_url)
+                return done, pull, created  # a concurrent delivery may have created one too
+            existing = marked[0]
+            if existing.body == report.markdown or not report.may_replace(existing.body):
+                # No write, no clean-up: a duplicate seen now may be a concurrent delivery's,
+                # which that delivery deletes itself (fifty deliveries that each deleted all
+                # they saw would mostly find each other's deletes done).
+                done = replace(found, action="unchanged", comment_url=existing.html_url)
+                return done, None, None
+            existing.edit(report.markdown)
+            done = replace(found, action="updated", comment_url=existing.html_url)
+            # Duplicates left by an interrupted delivery: the same clean-up as after a create.
+            return done, (pull if len(marked) > 1 else None), existing
 
-        return self.with_retries(report.branch, attempt)
+        delivery, pull, written = self.with_retries(report.branch, attempt)
+        if pull is None:
+            return delivery
+        return self.with_retries(
+            f"{report.branch} (duplicate comments)",
+            lambda: self._converge(pull, report, written, delivery),
+        )
+
+
+def _delete(comment: Any) -> None:
+    """Delete a comment; one a concurrent delivery deleted first (404) is as good."""
+    from github import GithubException
+
+    try:
+        comment.delete()
+    except GithubException as exc:
+        if exc.status != 404:
+            raise
 
 
 class DeliveryFailed(HarnessError):

@@ -5,8 +5,10 @@ Wiring only: the logic lives in compare.py, report.py, the stores and the launch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -27,6 +29,7 @@ from .analysts.prompt import (
     redact,
     secret_values,
 )
+from .bounded import parse_json
 from .budget import budget_json, over_budget, spending
 from .compare import compare, latest_runs, select_baseline
 from .config import CONFIG_FILE, BudgetSettings, Settings, parse_budget
@@ -41,6 +44,7 @@ from .errors import (
 )
 from .events import RunEvent, validate_run_id
 from .failures import SourceLines, group_failures, locate, parse_traceback, source_lines
+from .folders import swap_in
 from .git import Git, validate_branch
 from .inert import one_line
 from .launchers import LaunchedRun, open_launcher
@@ -351,29 +355,60 @@ def launch_branch(
     return runs, report, path
 
 
+MAX_NAME_BYTES = 200  # of a file name made from a branch (file systems allow 255)
+
+
+def branch_file_stem(branch: str) -> str:
+    """A file name for ``branch``: the branch percent-quoted, or, when that is longer than
+    MAX_NAME_BYTES (100 path components, 60 accented letters), its start and a hash of
+    the whole branch, so two branches never share a name and every name fits."""
+    quoted = quote(branch, safe="")
+    if len(quoted) <= MAX_NAME_BYTES:
+        return quoted
+    head = quoted[: MAX_NAME_BYTES - 20]
+    head = head[: head.rfind("%")] if "%" in head[-2:] else head  # never half an escape
+    return f"{head}-{hashlib.sha256(branch.encode()).hexdigest()[:16]}"
+
+
 def report_path(settings: Settings, branch: str) -> Path:
-    """``reports/<branch>.md``: the local twin of the branch's PR comment."""
-    return settings.home / "reports" / f"{branch}.md"
+    """``reports/<branch>.md``: the local twin of the branch's PR comment (a flat, hashed
+    name when a part of the branch would not fit in a file name)."""
+    parts = branch.split("/")
+    if all(len(part.encode()) <= MAX_NAME_BYTES for part in parts) and len(parts) <= 32:
+        return settings.home / "reports" / f"{branch}.md"
+    return settings.home / "reports" / f"{branch_file_stem(branch)}.md"
 
 
 ENDED = (RunState.FINISHED, RunState.FAILED, RunState.CRASHED)
 LOG_LINES = 200  # read from the end of a log, never the whole file
 
 
-def pending_runs(runs: Sequence[Run], event: RunEvent, baseline_branch: str) -> list[Run]:
+def pending_runs(
+    runs: Sequence[Run], event: RunEvent, baseline_branch: str, *, every: bool = False
+) -> list[Run]:
     """Ended runs not reported yet, narrowed by the event's run id, branch and state.
 
     A run the event names by id is reported even if it was before: its comment is then
-    updated in place (a team re-sending a webhook wants the report refreshed)."""
+    updated in place (a team re-sending a webhook wants the report refreshed). With
+    ``every``, the event narrows nothing: every ended run not reported yet is pending, and
+    the run it names besides (the report workflows share one queue, in which GitHub keeps
+    only the newest waiting run: whichever run goes must report what the dropped ones
+    named)."""
     if event.run_id and not any(r.id == event.run_id for r in runs):
         raise StoreError(f"event: no run {event.run_id!r} in the store")
-    named = [
+    ended = [
         r
         for r in runs
         if r.state in ENDED
-        and (r.reported_at is None or r.id == event.run_id)  # named: reported again
         and r.branch
-        and (event.run_id is None or r.id == event.run_id)
+        and (r.reported_at is None or r.id == event.run_id)  # named: reported again
+    ]
+    if every:
+        return ended
+    named = [
+        r
+        for r in ended
+        if (event.run_id is None or r.id == event.run_id)
         and (event.branch is None or r.branch == event.branch)
         and (event.state is None or r.state.value == event.state)
     ]
@@ -381,11 +416,7 @@ def pending_runs(runs: Sequence[Run], event: RunEvent, baseline_branch: str) -> 
         return named
     # A baseline run ended: reports made while it ran were provisional and left their runs
     # unmarked; they are made again now, whatever branch the event named.
-    waiting = [
-        r
-        for r in runs
-        if r.state in ENDED and r.reported_at is None and r.branch and r not in named
-    ]
+    waiting = [r for r in ended if r.reported_at is None and r not in named]
     return [*named, *waiting]
 
 
@@ -475,8 +506,25 @@ def analyze_branch(
             f"launch-job --branch {quoted} --seeds {seeds}",
             f"check-results summary --branch {quoted}",
         ),
-        warnings=tuple(store.warnings),
+        warnings=tuple(
+            about_runs(store.warnings, [*result.runs, *(baseline.runs if baseline else ())])
+        ),
     )
+
+
+_ABOUT_RUN = re.compile(r"^run ([A-Za-z0-9_.-]+): ")
+
+
+def about_runs(warnings: Sequence[str], runs: Sequence[Run]) -> list[str]:
+    """The store's warnings a branch's report shows: those about its runs or its
+    baseline's, and those about no run in particular (never another branch's)."""
+    ids = {run.id for run in runs}
+    kept = []
+    for warning in warnings:
+        about = _ABOUT_RUN.match(warning)
+        if (about is None or about.group(1) in ids) and warning not in kept:
+            kept.append(warning)
+    return kept
 
 
 MAX_SOURCE_BYTES = 2_000_000
@@ -528,11 +576,13 @@ def analyze(
     out_dir: Path,
     repo: Path | None,
     analyst: Analyst | None,
+    every: bool = False,
 ) -> list[BranchAnalysis]:
     """One report per branch with newly ended runs, written to ``out_dir`` with an index.
 
-    The folder is replaced whole: reports are written to a sibling temporary folder that
-    is renamed into place, so a failure leaves the previous folder as it was.
+    The event narrows which runs, unless ``every`` (``pending_runs``). The folder is
+    replaced whole: reports are written to a sibling temporary folder that is renamed into
+    place, so a failure leaves the previous folder as it was.
     """
     if event.project and event.project != settings.wandb.project:
         raise UsageError(
@@ -546,7 +596,7 @@ def analyze(
             f" ({entity!r} in harness.yaml or WANDB_ENTITY)"
         )
     runs = store.runs()
-    pending = pending_runs(runs, event, settings.baseline_branch)
+    pending = pending_runs(runs, event, settings.baseline_branch, every=every)
     branches = sorted({r.branch for r in pending if r.branch})
     analyses = []
     for branch in branches:
@@ -602,7 +652,7 @@ def write_analyses(analyses: Sequence[BranchAnalysis], out_dir: Path) -> None:
     try:
         index = []
         for analysis in analyses:
-            name = quote(analysis.branch, safe="")
+            name = branch_file_stem(analysis.branch)
             (staging / f"{name}.md").write_text(analysis.to_markdown(), encoding="utf-8")
             (staging / f"{name}.json").write_text(
                 json.dumps(analysis.to_json(), indent=1, allow_nan=False), encoding="utf-8"
@@ -624,9 +674,7 @@ def write_analyses(analyses: Sequence[BranchAnalysis], out_dir: Path) -> None:
         (staging / "index.json").write_text(
             json.dumps({"schema_version": 1, "reports": index}, indent=1), encoding="utf-8"
         )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
+        swap_in(staging, out_dir)  # never a moment without a reports folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -635,7 +683,7 @@ def mark_reported(store: RunStore, reports_dir: Path) -> list[str]:
     """Mark the runs of a reports folder's index as reported (after delivery succeeded)."""
     index_path = reports_dir / "index.json"
     try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
+        index = parse_json(index_path.read_text(encoding="utf-8"))
         run_ids = [run_id for report in index["reports"] for run_id in report["runs"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{index_path}: not a reports index ({exc})") from exc

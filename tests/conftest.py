@@ -56,6 +56,8 @@ FIRST = {
     "test_integrations.py": 1,
     "test_workflows.py": 2,
     "test_wandb_launch.py": 3,
+    "test_storm.py": 4,
+    "test_agent_demo.py": 5,
 }
 
 

@@ -18,7 +18,7 @@ from harness.render.markdown import marker
 
 from .helpers import Ran, fresh_store, invoke, offline_env
 from .schemas import assert_valid
-from .servers.github_server import ACTIONS_BOT, GithubServer, User
+from .servers.github_server import ACTIONS_BOT, GithubServer, User, _Call, _Reply
 
 REPO = "octo/exp"
 PR_BRANCHES = ("exp/good", "exp/fails", "exp/nan")  # exp/killed and main have no PR
@@ -56,15 +56,49 @@ class Setup:
         found = self.gh.comments(REPO, self.prs[branch])
         return [c.body for c in found if c.user == ACTIONS_BOT]
 
+    def run_of(self, branch: str) -> str:
+        """The id of one of ``branch``'s runs."""
+        return next(
+            p.parent.name
+            for p in self.home.glob("runs/*/harness.json")
+            if read_json(p).get("branch") == branch
+        )
+
+
+def setup_on(server: GithubServer, ended_runs: tuple[Path, Path], tmp: Path) -> Iterator[Setup]:
+    repo, home = ended_runs
+    own_home = fresh_store(home, tmp / "store")
+    with server as gh:
+        gh.add_repo(REPO)
+        yield Setup(repo, own_home, gh, tmp)
+        assert gh.violations == []
+
 
 @pytest.fixture
 def setup(ended_runs: tuple[Path, Path], tmp_path: Path) -> Iterator[Setup]:
-    repo, home = ended_runs
-    own_home = fresh_store(home, tmp_path / "store")
-    with GithubServer() as gh:
-        gh.add_repo(REPO)
-        yield Setup(repo, own_home, gh, tmp_path)
-        assert gh.violations == []
+    yield from setup_on(GithubServer(), ended_runs, tmp_path)
+
+
+class RacedGithub(GithubServer):
+    """A GitHub on which another delivery races each of ours: its comment, with the same
+    marker and by the same bot, lands after we looked for one and before ours is created."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rivals: dict[int, int] = {}  # PR number: the rival comment's id
+
+    def _create_comment(self, call: _Call) -> _Reply:
+        number = int(call.params["issue_number"])
+        if number not in self.rivals:
+            first = str(call.body["body"]).split("\n", 1)[0]
+            rival = self.add_comment(REPO, number, first + "\nthe rival's older report")
+            self.rivals[number] = rival.id
+        return super()._create_comment(call)
+
+
+@pytest.fixture
+def raced(ended_runs: tuple[Path, Path], tmp_path: Path) -> Iterator[Setup]:
+    yield from setup_on(RacedGithub(), ended_runs, tmp_path)
 
 
 def test_one_comment_per_pr_then_nothing_new(setup: Setup) -> None:
@@ -113,6 +147,74 @@ def test_a_named_run_updates_its_comment_in_place(setup: Setup) -> None:
     assert delivery["action"] == "updated"
     [after] = setup.gh.comments(REPO, setup.prs["exp/nan"])
     assert after.id == comment.id and "#### 💥 " in after.body and "older" not in after.body
+
+
+def test_a_dispatch_naming_one_branch_reports_every_branch_as_the_workflows_run_it(
+    setup: Setup,
+) -> None:
+    """The report workflows share one queue, where GitHub cancels all waiting runs but the
+    newest: with HARNESS_ANALYZE_ALL (what they set) the payload's branch narrows nothing."""
+    event = setup.tmp / "event.json"
+    payload = {"project_name": "test", "branch": "exp/good"}
+    event.write_text(json.dumps({"action": "wandb_run_finished", "client_payload": payload}))
+    dispatched = {"GITHUB_EVENT_NAME": "repository_dispatch", "GITHUB_EVENT_PATH": str(event)}
+    reports = str(setup.tmp / "reports")
+    every = {**dispatched, "HARNESS_ANALYZE_ALL": "true"}
+    refused = setup.run("harness", "analyze", "--out", reports, "--branch", "exp/nan", **every)
+    assert refused.returncode == 2 and "without --branch and --run-id" in refused.stderr
+    assert setup.run("harness", "analyze", "--out", reports, **every).returncode == 0
+    done = setup.run("harness", "comment", reports, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    delivered = {d["branch"] for d in json.loads(done.stdout)["deliveries"]}
+    assert delivered == {*PR_BRANCHES, "exp/killed", "main"}
+    assert all(len(setup.bot_comments(branch)) == 1 for branch in PR_BRANCHES)
+
+
+def test_a_raced_create_ends_as_one_comment_the_oldest(raced: Setup) -> None:
+    """Two deliveries both found no comment and both created one: ours, the younger, is
+    deleted and our report goes into the older one, which stays where readers saw it."""
+    done = raced.analyze_and_comment()
+    assert done.returncode == 0, done.stderr
+    deliveries = {d["branch"]: d for d in json.loads(done.stdout)["deliveries"]}
+    gh = raced.gh
+    assert isinstance(gh, RacedGithub)
+    for branch in PR_BRANCHES:
+        [comment] = gh.comments(REPO, raced.prs[branch])
+        assert comment.id == gh.rivals[raced.prs[branch]]
+        assert comment.body.startswith(marker("summary", branch) + "\n")
+        assert "rival" not in comment.body
+        assert deliveries[branch]["action"] == "updated"
+        assert deliveries[branch]["comment_url"].endswith(f"#issuecomment-{comment.id}")
+    assert sum(r[0] == "DELETE" for r in gh.requests) == len(PR_BRANCHES)
+    assert all(read_json(p).get("reported_at") for p in raced.home.glob("runs/*/harness.json"))
+
+
+def test_duplicates_converge_on_the_oldest_and_humans_are_left_alone(setup: Setup) -> None:
+    """Comments left by an interrupted delivery: the oldest is updated in place, the younger
+    ones of the same marker and author are deleted, a person's comment with our marker and
+    the bot's comment under another branch's marker stay."""
+    pr = setup.prs["exp/good"]
+    ours = marker("summary", "exp/good")
+    oldest = setup.gh.add_comment(REPO, pr, ours + "\nthe oldest")
+    setup.gh.add_comment(REPO, pr, ours + "\na duplicate")
+    setup.gh.add_comment(REPO, pr, ours + "\nforged", user=User("mallory", 7))
+    setup.gh.add_comment(REPO, pr, ours + "\nanother duplicate")
+    other = setup.gh.add_comment(REPO, pr, marker("summary", "exp/nan") + "\nnot this branch")
+    done = setup.analyze_and_comment()
+    assert done.returncode == 0, done.stderr
+    good = next(d for d in json.loads(done.stdout)["deliveries"] if d["branch"] == "exp/good")
+    assert good["action"] == "updated"
+    left = setup.gh.comments(REPO, pr)
+    assert [c.id for c in left if c.user == ACTIONS_BOT] == [oldest.id, other.id]
+    assert "beats main" in oldest.body and other.body.endswith("not this branch")
+    assert [c.body for c in left if c.user.login == "mallory"] == [ours + "\nforged"]
+
+    again = setup.analyze_and_comment("--run-id", setup.run_of("exp/good"))  # a refresh
+    assert again.returncode == 0, again.stderr
+    assert [c.id for c in setup.gh.comments(REPO, pr) if c.user == ACTIONS_BOT] == [
+        oldest.id,
+        other.id,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.manifest import read_json
 from harness.render.markdown import marker
@@ -251,6 +252,25 @@ def test_github_failures_still_give_exactly_one_comment(
     done = act.without_claude().dispatch({**filled_template(), "branch": "exp/good"}, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:]
     assert len(act.bot_comments("exp/good")) == 1 and act.gh.fail_next == []
+    # The payload named one branch; every branch's new runs were reported all the same.
+    assert all(len(act.bot_comments(branch)) == 1 for branch in PR_BRANCHES)
+    assert all(read_json(p).get("reported_at") for p in act.home.glob("runs/*/harness.json"))
+
+
+REPORT_WORKFLOWS = ("wandb-run-finished.yml", "wandb-poll.yml")
+
+
+def test_the_report_workflows_share_one_queue_and_report_every_new_run() -> None:
+    """GitHub keeps one waiting run per concurrency group and cancels the others: the two
+    report workflows share one group (a literal, never from the payload), so two runs never
+    report the same run at once, and the run that goes reports every ended run not reported
+    yet, whatever its payload named (the cancelled runs' too)."""
+    for name in REPORT_WORKFLOWS:
+        workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / name).read_text())
+        assert workflow["concurrency"] == {"group": "harness-reports", "cancel-in-progress": False}
+        [analyze] = [s for s in workflow["jobs"]["report"]["steps"] if s.get("id") == "analyze"]
+        assert analyze["uses"] == "./actions/analyze"
+        assert analyze["env"]["HARNESS_ANALYZE_ALL"] == "true"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..analysts import open_analyst
+from ..errors import UsageError
 from ..events import RunEvent, read_event_file, validate_run_id
 from ..git import Git, validate_branch
 from ..pipelines import analyze, mark_reported
@@ -25,6 +26,16 @@ from .common import echo_json, format_option, get_settings, reports_errors, sett
 )
 @click.option("--run-id", help="Report this run only.")
 @click.option("--branch", "-b", help="Report this branch's new runs only.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    envvar="HARNESS_ANALYZE_ALL",
+    help=(
+        "Report every ended run not reported yet, whatever the event names (a run it names"
+        " is reported again). The report workflows set HARNESS_ANALYZE_ALL=true."
+    ),
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -43,6 +54,7 @@ def analyze_cmd(
     event_file: Path | None,
     run_id: str | None,
     branch: str | None,
+    every: bool,
     out: Path | None,
     outputs: Path | None,
     fmt: str,
@@ -56,8 +68,15 @@ def analyze_cmd(
     baseline, shows the primary metric's curve, what changed, and why failed runs failed.
     Nothing new to report is a success. Runs are marked reported only by
     `harness mark-reported`, after the reports were delivered.
+
+    The event's run id, branch and state narrow what is reported, and so do --run-id and
+    --branch. With --all, the event narrows nothing: the report workflows share one
+    concurrency group, where GitHub keeps only the newest waiting run and cancels the
+    others, so the run that goes must also report what the cancelled ones named.
     """
     settings = get_settings(backend, home)
+    if every and (branch is not None or run_id is not None):
+        raise UsageError("--all reports every new run: give it without --branch and --run-id")
     if branch is not None:
         validate_branch(branch)
     if run_id is not None:
@@ -77,6 +96,7 @@ def analyze_cmd(
         out_dir=out_dir,
         repo=Git(Path.cwd()).main_root(),
         analyst=open_analyst(settings),
+        every=every,
     )
     if outputs is not None:  # a GitHub Actions step's outputs
         verdicts = {a.branch: a.verdict for a in analyses}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..bounded import parse_json
 from ..delivery import (
     Deliverer,
     GithubTarget,
@@ -88,7 +89,7 @@ def comment_cmd(
         reports = comparison_reports(compare_md.read_text(encoding="utf-8"), names)
     elif launched is not None:
         try:
-            data = json.loads(launched.read_text(encoding="utf-8"))
+            data = parse_json(launched.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"{launched}: not JSON ({exc})") from exc
         status = queued_report(data, str(launched))

@@ -38,6 +38,7 @@ OPERATIONS: list[tuple[str, str]] = [
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("get", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    ("delete", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("get", "/user"),
 ]
 

@@ -6,7 +6,8 @@ repositories, pull requests and issue comments, and answers the operations the h
 
 - ``GET /repos/{owner}/{repo}``;
 - ``GET|POST /repos/{owner}/{repo}/pulls`` and ``GET …/pulls/{pull_number}``;
-- ``GET|POST …/issues/{issue_number}/comments``, ``GET|PATCH …/issues/comments/{comment_id}``;
+- ``GET|POST …/issues/{issue_number}/comments``,
+  ``GET|PATCH|DELETE …/issues/comments/{comment_id}``;
 - ``GET /user``: 403 to the Actions token, as real GitHub answers ``GITHUB_TOKEN``.
 
 Every request and every response is validated with openapi-core against
@@ -442,6 +443,7 @@ class GithubServer(LocalServer):
             ("post", comments): self._create_comment,
             ("get", comment): self._get_comment,
             ("patch", comment): self._edit_comment,
+            ("delete", comment): self._delete_comment,
             ("get", "/user"): self._get_user,
         }
 
@@ -761,6 +763,12 @@ class GithubServer(LocalServer):
         comment.body = str(call.body["body"])
         comment.updated_at = self._now()
         return _Reply(200, self._comment_json(repo, comment))
+
+    def _delete_comment(self, call: _Call) -> _Reply:
+        """204 and no body; a comment deleted already is 404, as on GitHub."""
+        _, comment = self._comment(call)
+        del self._repo(f"{call.params['owner']}/{call.params['repo']}").comments[comment.id]
+        return _Reply(204, None)
 
     def _get_user(self, call: _Call) -> _Reply:
         if call.user.type == "Bot":  # what GitHub answers an installation token
