@@ -67,16 +67,23 @@ def spending(
 
 
 def queue_spending(
-    runs: Sequence[Run], waiting: Sequence[str], branch: str, now: datetime | None = None
+    runs: Sequence[Run],
+    waiting: Sequence[str],
+    branch: str,
+    *,
+    timeout_s: float | None = None,
+    now: datetime | None = None,
 ) -> Spending:
     """W&B: ``runs`` are the project's harness runs, ``waiting`` the branch of each queue
-    item no agent has started yet."""
+    item no agent has started yet; each of the branch's waiting items counts as
+    ``timeout_s`` of hours already (it will spend up to that)."""
     now = now or datetime.now(timezone.utc)
     own = [r for r in runs if r.branch == branch]
+    queued = sum(1 for name in waiting if name == branch)
     running = sum(1 for r in runs if r.state is RunState.RUNNING)
     return Spending(
-        runs=len(own) + sum(1 for name in waiting if name == branch),
-        hours=_hours(own, now),
+        runs=len(own) + queued,
+        hours=_hours(own, now) + queued * (timeout_s or 0.0) / 3600,
         concurrent=running + len(waiting),
     )
 

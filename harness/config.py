@@ -186,7 +186,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _seconds(value: object, bare_unit: str) -> float | None:
     """Seconds from a number (in ``bare_unit``) or ``<number>[s|m|h|d]``; None if neither."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) * _UNITS[bare_unit]
+        try:
+            return float(value) * _UNITS[bare_unit]
+        except OverflowError:  # an integer past a float's range
+            return None
     match = _DURATION.match(str(value))
     if not match:
         return None
@@ -239,7 +242,10 @@ class _Reader:
         if value is None:
             return default
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError as exc:
+                raise ConfigError(f"{self._key(key)}: {shown(value)} is too large") from exc
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(f"{self._key(key)}: expected {kind.__name__}, got {shown(value)}")
         return value
@@ -290,7 +296,7 @@ def _metrics(data: object, where: str) -> tuple[MetricSpec, ...]:
         )
     primaries = [s.name for s in specs if s.primary]
     if len(primaries) > 1:
-        raise ConfigError(f"{where}: only one metric may be primary, got {primaries}")
+        raise ConfigError(f"{where}: only one metric may be primary, got {shown(primaries)}")
     if specs and not primaries:  # the first declared metric is primary unless one says so
         first = specs[0]
         specs[0] = MetricSpec(first.name, first.goal, True, first.min_delta)
@@ -357,7 +363,7 @@ def parse_settings(data: object, *, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: launch.args: an argument contains a NUL character")
     seeds = ln.get("seeds", int, 1)
     if not 1 <= seeds <= 100:
-        raise ConfigError(f"{source}: launch.seeds: expected 1 to 100, got {seeds}")
+        raise ConfigError(f"{source}: launch.seeds: expected 1 to 100, got {shown(seeds)}")
     timeout = ln.raw("timeout")
     out["launch"] = LaunchSettings(
         entry_point=entry,
@@ -407,13 +413,13 @@ def parse_budget(value: object, where: str) -> BudgetSettings:
     for key in ("runs_per_branch", "concurrent_runs"):
         count = reader.get(key, int, None)
         if count is not None and not 1 <= count <= 1_000_000:
-            raise ConfigError(f"{where}.{key}: expected 1 to 1000000, got {count}")
+            raise ConfigError(f"{where}.{key}: expected 1 to 1000000, got {shown(count)}")
         counts[key] = count
     hours = reader.raw("hours_per_branch")
     if hours is None:
         limit = None
     elif isinstance(hours, (int, float)) and not isinstance(hours, bool):
-        limit = float(hours)
+        limit = float(hours) if abs(hours) <= 1e9 else math.inf
     else:
         limit = parse_duration(hours, f"{where}.hours_per_branch") / 3600
     if limit is not None and not (0 < limit <= 1_000_000 and math.isfinite(limit)):
@@ -471,7 +477,7 @@ def _confidence(value: object, where: str) -> float:
     """A confidence level in [0.5, 1): 0.95 means significance at p < 0.05."""
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if isinstance(value, bool) or not 0.5 <= number < 1.0:
         raise ConfigError(
@@ -504,13 +510,17 @@ def _analysis(reader: _Reader) -> AnalysisSettings:
         raise ConfigError(f"{reader.where}.model: not a model name: {shown(model)}")
     max_tokens = reader.get("max_tokens", int, default.max_tokens)
     if not 1 <= max_tokens <= 64_000:
-        raise ConfigError(f"{reader.where}.max_tokens: expected 1 to 64000, got {max_tokens}")
+        raise ConfigError(
+            f"{reader.where}.max_tokens: expected 1 to 64000, got {shown(max_tokens)}"
+        )
     cap = reader.get("max_prompt_chars", int, default.max_prompt_chars)
     if not 2_000 <= cap <= 1_000_000:
-        raise ConfigError(f"{reader.where}.max_prompt_chars: expected 2000 to 1000000, got {cap}")
+        raise ConfigError(
+            f"{reader.where}.max_prompt_chars: expected 2000 to 1000000, got {shown(cap)}"
+        )
     retries = reader.get("retries", int, default.retries)
     if not 0 <= retries <= 10:
-        raise ConfigError(f"{reader.where}.retries: expected 0 to 10, got {retries}")
+        raise ConfigError(f"{reader.where}.retries: expected 0 to 10, got {shown(retries)}")
     timeout = reader.raw("timeout")
     read_checkout = reader.get("read_checkout", bool, default.read_checkout)
     if read_checkout and engine != "claude_code":
@@ -538,10 +548,14 @@ def _tracking(reader: _Reader) -> TrackingSettings:
     default = TrackingSettings()
     log_every = reader.get("log_every", int, default.log_every)
     if log_every < 1:
-        raise ConfigError(f"{reader.where}.log_every: expected an integer >= 1, got {log_every}")
+        raise ConfigError(
+            f"{reader.where}.log_every: expected an integer >= 1, got {shown(log_every)}"
+        )
     predictions = reader.get("predictions", int, default.predictions)
     if not 0 <= predictions <= 1000:
-        raise ConfigError(f"{reader.where}.predictions: expected 0 to 1000, got {predictions}")
+        raise ConfigError(
+            f"{reader.where}.predictions: expected 0 to 1000, got {shown(predictions)}"
+        )
     return TrackingSettings(
         log_every=log_every,
         diagnostics=reader.get("diagnostics", bool, default.diagnostics),

@@ -355,19 +355,26 @@ def launch_branch(
     return runs, report, path
 
 
+# With ``every`` (the report workflows), one run reports at most this many branches, the
+# longest waiting first, so a backlog cannot run one job past its timeout with nothing
+# written; the rest stay unreported for the next event or poll.
+MAX_BRANCHES_PER_RUN = 20
 MAX_NAME_BYTES = 200  # of a file name made from a branch (file systems allow 255)
 
 
-def branch_file_stem(branch: str) -> str:
+def branch_file_stem(branch: str, *, hashed: bool = False) -> str:
     """A file name for ``branch``: the branch percent-quoted, or, when that is longer than
-    MAX_NAME_BYTES (100 path components, 60 accented letters), its start and a hash of
-    the whole branch, so two branches never share a name and every name fits."""
+    MAX_NAME_BYTES (100 path components, 60 accented letters) or ``hashed``, its start,
+    ``%%`` and a hash of the whole branch. ``%%`` never occurs in a quoted name (every
+    ``%`` there starts an escape), so two branches never share a name, and every name
+    fits."""
     quoted = quote(branch, safe="")
-    if len(quoted) <= MAX_NAME_BYTES:
+    if len(quoted) <= MAX_NAME_BYTES and not hashed:
         return quoted
     head = quoted[: MAX_NAME_BYTES - 20]
-    head = head[: head.rfind("%")] if "%" in head[-2:] else head  # never half an escape
-    return f"{head}-{hashlib.sha256(branch.encode()).hexdigest()[:16]}"
+    cut = head.rfind("%")
+    head = head[:cut] if cut >= len(head) - 2 else head  # never half an escape
+    return f"{head}%%{hashlib.sha256(branch.encode()).hexdigest()[:16]}"
 
 
 def report_path(settings: Settings, branch: str) -> Path:
@@ -376,7 +383,7 @@ def report_path(settings: Settings, branch: str) -> Path:
     parts = branch.split("/")
     if all(len(part.encode()) <= MAX_NAME_BYTES for part in parts) and len(parts) <= 32:
         return settings.home / "reports" / f"{branch}.md"
-    return settings.home / "reports" / f"{branch_file_stem(branch)}.md"
+    return settings.home / "reports" / f"{branch_file_stem(branch, hashed=True)}.md"
 
 
 ENDED = (RunState.FINISHED, RunState.FAILED, RunState.CRASHED)
@@ -394,7 +401,7 @@ def pending_runs(
     the run it names besides (the report workflows share one queue, in which GitHub keeps
     only the newest waiting run: whichever run goes must report what the dropped ones
     named)."""
-    if event.run_id and not any(r.id == event.run_id for r in runs):
+    if event.run_id and not every and not any(r.id == event.run_id for r in runs):
         raise StoreError(f"event: no run {event.run_id!r} in the store")
     ended = [
         r
@@ -512,7 +519,7 @@ def analyze_branch(
     )
 
 
-_ABOUT_RUN = re.compile(r"^run ([A-Za-z0-9_.-]+): ")
+_ABOUT_RUN = re.compile(r"\brun ([A-Za-z0-9_.-]+): ")  # "run x: …", "… of run x: …"
 
 
 def about_runs(warnings: Sequence[str], runs: Sequence[Run]) -> list[str]:
@@ -521,7 +528,7 @@ def about_runs(warnings: Sequence[str], runs: Sequence[Run]) -> list[str]:
     ids = {run.id for run in runs}
     kept = []
     for warning in warnings:
-        about = _ABOUT_RUN.match(warning)
+        about = _ABOUT_RUN.search(warning)
         if (about is None or about.group(1) in ids) and warning not in kept:
             kept.append(warning)
     return kept
@@ -598,6 +605,9 @@ def analyze(
     runs = store.runs()
     pending = pending_runs(runs, event, settings.baseline_branch, every=every)
     branches = sorted({r.branch for r in pending if r.branch})
+    if every and len(branches) > MAX_BRANCHES_PER_RUN:  # a backlog: oldest first, bounded
+        first_ended = {b: min(r.ended_at or "" for r in pending if r.branch == b) for b in branches}
+        branches = sorted(sorted(branches, key=lambda b: first_ended[b])[:MAX_BRANCHES_PER_RUN])
     analyses = []
     for branch in branches:
         new = [r for r in pending if r.branch == branch]

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 RESCAN_S = 5.0  # how often the whole store is read again for runs of no launch record
+MAX_POLL_FAILURES = 3  # W&B polls in a row that may fail before wait gives up (exit 2)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class WandbProgress:
         self._api: Any = None
         self._path = ""
         self._reader: Any = None
+        self._last: Progress | None = None
+        self._failures = 0
 
     def _connect(self) -> Any:
         if self._api is None:
@@ -135,16 +138,25 @@ class WandbProgress:
         return bool(config.get("branch") == self.branch and config.get("commit") == self.commit)
 
     def __call__(self) -> Progress:
+        from .errors import StoreError
         from .stores.wandb import call_wandb
 
         where = f"{self.branch}@{self.commit[:7]}"
-        runs = call_wandb(f"list the runs of {where}", self._runs)
-        items = []
-        if self._reader is not None:
-            queue = self.settings.launch.queue
-            items = call_wandb(f"read W&B Launch queue {queue!r}", self._reader.items)
+        try:
+            runs = call_wandb(f"list the runs of {where}", self._runs)
+            items = []
+            if self._reader is not None:
+                queue = self.settings.launch.queue
+                items = call_wandb(f"read W&B Launch queue {queue!r}", self._reader.items)
+        except StoreError:  # W&B did not answer: a few polls in a row may fail
+            self._failures += 1
+            if self._failures > MAX_POLL_FAILURES or self._last is None:
+                raise
+            return self._last
+        self._failures = 0
         entity, project = self._path.split("/", 1)
         started = {run.id for run in runs}
+        covered = {run.seed for run in runs}  # seeds with a run, or an item still to start
         queued, failed = 0, []
         for item in items:
             spec = item.spec
@@ -153,11 +165,16 @@ class WandbProgress:
             if not self._ours(item.run_config) or {item.run_id, item.spec_run_id} & started:
                 continue
             if item.failed:
-                failed.append(self._unstarted(item))
+                failed.append(item)
             elif item.state != "FINISHED":  # queued, or started and not visible yet
                 queued += 1
-        self.unstarted = tuple(failed)
-        return Progress(tuple(runs) + self.unstarted, launching=queued > 0, queued=queued)
+                covered.add(item.run_config.get("seed"))
+        # An item that failed to start counts, unless its seed was launched again since.
+        self.unstarted = tuple(
+            self._unstarted(item) for item in failed if item.run_config.get("seed") not in covered
+        )
+        self._last = Progress(tuple(runs) + self.unstarted, launching=queued > 0, queued=queued)
+        return self._last
 
     def _unstarted(self, item: Any) -> Run:
         config = item.run_config

@@ -179,13 +179,14 @@ def run(agent: Agent, experiments: int) -> int:
         verdict, report = agent.launch_and_wait(branch)
         mine = agent.primary(report)
         line = f"  {branch}: {mine['value']['mean']:.4f} vs main, {verdict}"
+        p_value = mine["evidence"].get("p_value")
         if verdict == "better" and best.branch != "main":  # better than main; than the best?
             _, versus = agent.cli(
                 "check-results", "summary", "--branch", branch, "--baseline", best.branch
             )
             verdict = versus["branches"][0]["primary_verdict"]
+            p_value = agent.primary(versus)["evidence"].get("p_value")  # what decided
             line += f"; vs {best.branch}: {verdict}"
-        p_value = mine["evidence"].get("p_value")
         if verdict == "better" and not mine["evidence"]["single_seed"]:
             agent.git("checkout", "--quiet", branch)
             best = Best(branch, agent.params(), mine["value"]["mean"])

@@ -224,8 +224,11 @@ def test_5_a_deeply_nested_manifest_or_curves_file_is_a_warning(
     [
         ("launch: " + "[" * 50_000 + "]" * 50_000 + "\n", "refused: nested deeper than"),
         (b"metrics: [\xff\xfe]\n", "not UTF-8 text"),
+        ("launch: {seeds: 2001-02-30}\n", "refused: a value cannot be read"),
+        ("launch: {seeds: " + "1" * 5000 + "}\n", "refused: a value cannot be read"),
+        ("launch: {timeout: " + "9" * 400 + "}\n", "launch.timeout"),
     ],
-    ids=["deep", "invalid-utf8"],
+    ids=["deep", "invalid-utf8", "bad-date", "5000-digits", "huge-timeout"],
 )
 def test_5_a_bad_harness_yaml_is_one_line(
     store: tuple[Path, Path], content: str | bytes, message: str
@@ -322,3 +325,37 @@ def test_6_a_store_warning_is_shown_once(store: tuple[Path, Path]) -> None:
     done = invoke("check-results", "runs", "--format", "json", cwd=root, env=env)
     warnings = json.loads(done.stdout)["warnings"]
     assert len(warnings) == len(set(warnings)) == 1
+
+
+def test_3_a_hashed_name_is_never_another_branch_s_name() -> None:
+    from urllib.parse import unquote
+
+    from harness.pipelines import branch_file_stem
+
+    long = "exp/" + "x" * 300
+    stem = branch_file_stem(long)
+    lookalike = unquote(stem)  # a valid branch whose quoted name would be the hashed one
+    assert branch_file_stem(lookalike) != stem and "%%" in stem
+    assert len(stem.encode()) <= 200
+
+
+def test_6_a_w_and_b_store_warning_stays_with_its_run() -> None:
+    from harness.pipelines import about_runs
+    from harness.runs import Run, RunState
+
+    warnings = [
+        "W&B: cannot read the history of run abc: timeout",
+        "run zzz: harness.json is unreadable",
+        "W&B project p has 3000 harness runs; only the newest 2000 were read",
+    ]
+    mine = [Run(id="abc", state=RunState.FINISHED)]
+    assert about_runs(warnings, mine) == [warnings[0], warnings[2]]
+
+
+def test_gc_needs_a_unit_for_its_age(store: tuple[Path, Path]) -> None:
+    root, home = store
+    done = invoke("harness", "gc", "--runs-older-than", "30", cwd=root,
+                  env=offline_env(HARNESS_HOME=str(home)))  # fmt: skip
+    assert done.returncode == 2
+    assert "give a unit, e.g. 30d" in one_error_line(done.stderr, "harness")
+    assert len(LocalStore(home).runs()) == 3

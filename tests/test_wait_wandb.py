@@ -168,3 +168,19 @@ def test_a_w_and_b_launch_over_budget_queues_nothing(served: Served) -> None:
         "runs_per_branch 3: 2 spent + 2 asked"
     )
     assert (len(server.queued), len(server.artifacts)) == (queued, jobs)  # no job made
+
+
+def test_a_seed_launched_again_after_failing_to_start_counts_once(scored: Served) -> None:
+    """The agent was broken, its item failed; fixed, the same commit is launched again:
+    the new run is the seed's, the old failed item no longer counts."""
+    _, server, _ = scored
+    [old] = launched(scored, "--branch", "exp/x", "--seeds", "1")["items"]
+    server.fail(old["id"], "no GPU", stage="run")
+    [new] = launched(scored, "--branch", "exp/x", "--seeds", "1")["items"]
+    server.claim(new["id"], new["run_id"])
+    agent_run(server, new, "finished", 0.9)
+    waiter = start_wait(scored, "--format", "json", "--timeout", "60s")
+    out, err = waiter.communicate(timeout=120)
+    [branch] = json.loads(out)["branches"]
+    assert [run["id"] for run in branch["runs"]] == [new["run_id"]], err
+    assert branch["runs"][0]["state"] == "finished"

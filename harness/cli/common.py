@@ -77,7 +77,8 @@ def reports_errors(func: F) -> F:
             _fail(str(exc), exc.exit_code)
         except OSError as exc:  # a path given or found that cannot be read or written
             where = f": {exc.filename}" if exc.filename else ""
-            _fail(f"{exc.strerror or type(exc).__name__}{where}", 2)
+            why = exc.strerror or str(exc) or type(exc).__name__
+            _fail(f"{why}{where}", 2 if exc.filename else 1)  # 2: a path, i.e. bad input
         except RecursionError:  # data from outside nested past what any reader takes
             _fail("input nested too deeply to read", 2)
 

@@ -33,6 +33,10 @@ def gc_cmd(
     settings = get_settings(backend, home)
     if settings.backend != "local":
         raise UsageError("harness gc: only the local store has anything to collect")
+    if older_than is not None and not older_than.strip()[-1:].isalpha():
+        raise UsageError(  # a bare number is minutes elsewhere: too easy to mean days here
+            f"--runs-older-than: give a unit, e.g. 30d or 12h (got {older_than[:40]!r})"
+        )
     age = parse_duration(older_than, "--runs-older-than") if older_than else None
     plan = plan_gc(settings.home, older_than_s=age)
     if not dry_run:

@@ -372,7 +372,7 @@ def _hand_identity(worktree: Path, identity: Mapping[str, Any]) -> list[str]:
     if path.exists():
         try:
             merged = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        except (OSError, UnicodeDecodeError, ValueError, OverflowError, yaml.YAMLError):
             merged = None
     if not isinstance(merged, dict):
         return [

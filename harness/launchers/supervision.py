@@ -115,8 +115,11 @@ def pump(stream: IO[bytes], log: IO[bytes], emit: Callable[[str], None]) -> None
             break
         if not data:
             break
-        log.write(data)
-        log.flush()
+        try:
+            log.write(data)
+            log.flush()
+        except ValueError:  # the log was closed: the launcher has moved on
+            break
         for line in splitter.feed(data):
             emit(line.decode("utf-8", errors="replace"))
     for line in splitter.close():

@@ -214,7 +214,7 @@ def _spent(settings: Settings, api: Any, entity: str, plan: WandbLaunchPlan) -> 
         ours = (item.spec.get("entity"), item.spec.get("project")) == (entity, plan.project)
         if item.waiting and ours and isinstance(branch, str):
             waiting.append(branch)
-    return queue_spending(runs, waiting, plan.branch)
+    return queue_spending(runs, waiting, plan.branch, timeout_s=plan.timeout_s)
 
 
 def launch_on_wandb(

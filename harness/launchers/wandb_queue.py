@@ -146,6 +146,7 @@ class QueueReader:
     def __init__(self, api: Any, entity: str, queue: str) -> None:
         self.api, self.entity, self.queue = api, entity, queue
         self.details: dict[str, QueueItem] = {}
+        self.asked_again: set[str] = set()  # failed items whose error was asked for once more
 
     def _execute(self, query: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
         data = self.api._service_api.execute_graphql(query, dict(variables))
@@ -188,8 +189,13 @@ class QueueReader:
         found = []
         for listed in self._listed():
             known = self.details.get(listed.id)
-            if known is None or (listed.failed and known.error is None):
-                known = self._detail(listed.id) or listed
-                self.details[listed.id] = known
+            again = listed.failed and known is not None and known.error is None
+            if known is None or (again and listed.id not in self.asked_again):
+                if again:
+                    self.asked_again.add(listed.id)
+                detail = self._detail(listed.id)
+                if detail is not None:  # none: asked again next time, never kept empty
+                    self.details[listed.id] = detail
+                known = detail or listed
             found.append(QueueItem(listed.id, listed.state, listed.run_id, known.spec, known.error))
         return found
