@@ -10,6 +10,7 @@ from harness.liveness import this_process
 from harness.manifest import write_json_atomic
 
 from .helpers import commit_file, git, invoke, make_repo, offline_env, write_run
+from .schemas import assert_valid
 
 GONE = {"pid": 2**22 + 17, "host": "elsewhere-never", "token": None}  # not provable here
 
@@ -35,6 +36,7 @@ def test_gc_removes_what_no_run_needs(tmp_path: Path) -> None:
                  cwd=repo, env=env)  # fmt: skip
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)
+    assert_valid("gc", plan)
     assert plan == {
         "schema_version": 1,
         "dry_run": True,
