@@ -13,9 +13,9 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .analysis import BranchAnalysis, Changes, ParamChange, summarize_curves
@@ -47,7 +47,7 @@ from .failures import SourceLines, group_failures, locate, parse_traceback, sour
 from .folders import swap_in
 from .git import Git, validate_branch
 from .inert import one_line
-from .launchers import LaunchedRun, open_launcher
+from .launchers import LaunchedRun, LocalLauncher, open_launcher
 from .launches import launch_lock, live_launches, start_launch
 from .leaderboard import Leaderboard
 from .manifest import update_manifest, write_text_atomic
@@ -58,7 +58,12 @@ from .report import Report
 from .runs import MetricSpec, Run, RunState, RunStore
 from .stores import open_store
 
+if TYPE_CHECKING:
+    from .launchers.wandb import WandbLaunchOutcome, WandbLaunchPlan
+
 __all__ = [
+    "Queued",
+    "RanHere",
     "analyze",
     "branch_report",
     "compare_report",
@@ -306,6 +311,25 @@ def plot_branches(
     return PlotResult(out, spec.name, tuple(sides), tuple(warnings))
 
 
+@dataclass(frozen=True)
+class RanHere:
+    """A local launch: the runs it ran, and the branch's report (None without metrics)."""
+
+    runs: list[LaunchedRun]
+    report: Report | None
+    report_path: Path | None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A W&B launch: its plan, what was queued (None: a dry run, nothing contacted), and
+    the protected paths the branch changes (advisory on W&B)."""
+
+    plan: WandbLaunchPlan
+    outcome: WandbLaunchOutcome | None
+    protected_changes: list[str]
+
+
 def launch_branch(
     settings: Settings,
     branch: str,
@@ -315,12 +339,51 @@ def launch_branch(
     timeout_s: float | None = None,
     output: Callable[[str], None] | None = None,
     allow_protected: bool = False,
-) -> tuple[list[LaunchedRun], Report | None, Path | None]:
-    """Run the branch's seeds, then write its report to ``reports/<branch>.md``. A branch
-    that changes protected paths is refused unless ``allow_protected``; a launch that could
-    pass the baseline's budget is refused, before anything starts."""
+    dry_run: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> RanHere | Queued:
+    """Launch the branch's newest commit with the launcher of ``settings.backend``.
+
+    Locally its seeds run here, then its report is written to ``reports/<branch>.md``; on
+    W&B they are queued for Launch agents (``dry_run``: only planned). A branch that
+    changes protected paths is refused unless ``allow_protected`` (then recorded locally,
+    ``warn``-ed about on W&B); a launch that could pass the baseline's budget is refused
+    before anything starts."""
     validate_branch(branch)
     launcher = open_launcher(settings, repo=repo, output=output)
+    if not isinstance(launcher, LocalLauncher):
+        if timeout_s is not None:
+            raise UsageError("--timeout is for the local backend: W&B Launch queues set limits")
+        plan = launcher.plan(branch, seeds=seeds)
+        # Advisory on W&B: the push workflow runs the branch's own code; analyze and
+        # compare, which run the default branch's code, enforce it.
+        changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
+        if changed and warn is not None:
+            shown = one_line(", ".join(changed[:5]), 500)  # file names from git: shown inert
+            warn(f"protected paths changed ({shown})")
+        if dry_run:
+            return Queued(plan, None, changed)
+        budget = baseline_budget(settings, branch, repo=repo)
+        return Queued(plan, launcher.queue(plan, budget=budget), changed)
+    if dry_run:
+        raise UsageError("--dry-run is for the wandb backend (--backend wandb)")
+    return _run_here(
+        settings, launcher, branch, repo=repo, seeds=seeds, timeout_s=timeout_s,
+        output=output, allow_protected=allow_protected,
+    )  # fmt: skip
+
+
+def _run_here(
+    settings: Settings,
+    launcher: LocalLauncher,
+    branch: str,
+    *,
+    repo: Path,
+    seeds: int | None,
+    timeout_s: float | None,
+    output: Callable[[str], None] | None,
+    allow_protected: bool,
+) -> RanHere:
     commit = Git(repo).resolve_branch(branch)
     own = launcher.branch_settings(branch, commit)  # its config's errors come first
     changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
@@ -347,12 +410,12 @@ def launch_branch(
             update_manifest(run.run_dir, evaluation_changed=changed[:50])
     own = launcher.branch_settings(branch, runs[0].commit) if runs else settings
     if not own.metrics:
-        return runs, None, None
+        return RanHere(runs, None, None)
     store = open_store(settings)
     report = branch_report(own, store, branch)
     path = report_path(settings, branch)
     write_text_atomic(path, report.to_markdown())
-    return runs, report, path
+    return RanHere(runs, report, path)
 
 
 # With ``every`` (the report workflows), one run reports at most this many branches, the

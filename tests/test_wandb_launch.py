@@ -528,3 +528,24 @@ def test_a_run_started_by_a_launch_agent_is_read_back_by_the_store(
     assert shown.returncode == 0, shown.stderr
     [found] = json.loads(shown.stdout)["runs"]
     assert found["id"] == "agentrun1" and found["state"] == "finished"
+
+
+def test_both_backends_go_through_one_pipeline_and_launcher(served: Served) -> None:
+    """launch-job reaches the W&B launcher as it reaches the local one: open_launcher and
+    pipelines.launch_branch (a dry run: nothing contacted)."""
+    from harness.config import load_settings
+    from harness.launchers import LocalLauncher, open_launcher
+    from harness.launchers.wandb import WandbLauncher
+    from harness.pipelines import Queued, launch_branch
+
+    repo, server, env = served
+    settings = load_settings(cwd=repo, env=env)
+    launcher = open_launcher(settings, repo=repo)
+    assert isinstance(launcher, WandbLauncher)
+    commit = git(repo, "rev-parse", "exp/x")
+    local = LocalLauncher(settings, repo=repo).branch_settings("exp/x", commit)
+    assert launcher.branch_settings("exp/x", commit) == local
+    result = launch_branch(settings, "exp/x", repo=repo, seeds=2, dry_run=True)
+    assert isinstance(result, Queued) and result.outcome is None
+    assert (result.plan.commit, result.plan.seeds) == (commit, 2)
+    assert server.requests == []

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import Settings, parse_duration
+from ..config import parse_duration
 from ..errors import ConfigError, UsageError
 from ..git import Git
-from ..inert import one_line
 from ..launchers.supervision import Terminated, sigterm_interrupts
-from ..pipelines import baseline_budget, launch_branch, refuse_protected
+from ..pipelines import Queued, RanHere, launch_branch
 from ..runs import RunState
 from .common import (
     console,
@@ -86,29 +85,16 @@ def launch(
     repo = Git(Path.cwd()).main_root()
     if repo is None:
         raise UsageError(f"{Path.cwd()} is not inside a git repository")
-    if settings.backend == "wandb":
-        if timeout is not None:
-            raise UsageError("--timeout is for the local backend: W&B Launch queues set limits")
-        _launch_on_wandb(
-            settings,
-            branch,
-            repo=repo,
-            seeds=seeds,
-            dry_run=dry_run,
-            fmt=fmt,
-            allow_protected=allow_protected,
-        )
-        return
-    if dry_run:
-        raise UsageError("--dry-run is for the wandb backend (--backend wandb)")
-    stream = sys.stderr if fmt == "json" else sys.stdout
+    stream = sys.stderr if fmt == "json" else sys.stdout  # progress; stdout keeps the JSON
 
     def show(line: str) -> None:
         click.echo(line, file=stream)
 
+    here = settings.backend == "local"
+    undone = "the run is recorded as crashed" if here else "what was queued is deleted again"
     try:
         with sigterm_interrupts():
-            runs, report, path = launch_branch(
+            result = launch_branch(
                 settings,
                 branch,
                 repo=repo,
@@ -116,13 +102,23 @@ def launch(
                 timeout_s=_timeout(timeout),
                 output=show,
                 allow_protected=allow_protected,
+                dry_run=dry_run,
+                warn=lambda line: click.echo(f"launch-job: warning: {line}", err=True),
             )
     except Terminated:
-        click.echo("launch-job: terminated; the run is recorded as crashed", err=True)
+        click.echo(f"launch-job: terminated; {undone}", err=True)
         raise SystemExit(143) from None
     except KeyboardInterrupt:
-        click.echo("launch-job: interrupted; the run is recorded as crashed", err=True)
+        click.echo(f"launch-job: interrupted; {undone}", err=True)
         raise SystemExit(130) from None
+    if isinstance(result, Queued):
+        _show_queued(result, fmt)
+    else:
+        _show_ran(result, branch, fmt)
+
+
+def _show_ran(result: RanHere, branch: str, fmt: str) -> None:
+    runs, report, path = result.runs, result.report, result.report_path
     failed = [r for r in runs if r.state is not RunState.FINISHED]
     if fmt == "json":
         echo_json(
@@ -157,27 +153,9 @@ def launch(
         raise SystemExit(1)
 
 
-def _launch_on_wandb(
-    settings: Settings,
-    branch: str,
-    *,
-    repo: Path,
-    seeds: int | None,
-    dry_run: bool,
-    fmt: str,
-    allow_protected: bool,
-) -> None:
-    from ..launchers.wandb import launch_on_wandb, plan_wandb_launch
-
-    plan = plan_wandb_launch(settings, branch, repo=repo, seeds=seeds)
-    # Advisory on W&B: the push workflow runs the branch's own code; analyze and compare,
-    # which run the default branch's code, enforce it.
-    changed = refuse_protected(settings, branch, repo=repo, allow=allow_protected)
-    if changed:
-        shown = one_line(", ".join(changed[:5]), 500)  # file names from git: shown inert
-        click.echo(f"launch-job: warning: protected paths changed ({shown})", err=True)
-    progress = sys.stderr if fmt == "json" else sys.stdout
-    if dry_run:
+def _show_queued(result: Queued, fmt: str) -> None:
+    plan, outcome = result.plan, result.outcome
+    if outcome is None:  # a dry run
         if fmt == "json":
             data = _wandb_json(plan.to_json(), plan.job_ref(), plan.warnings, dry_run=True)
             data["items"] = [
@@ -190,21 +168,17 @@ def _launch_on_wandb(
             click.echo(_render_plan(plan))
         _warn(plan.warnings)
         return
-    budget = baseline_budget(settings, branch, repo=repo)
-    outcome = launch_on_wandb(
-        settings, plan, output=lambda line: click.echo(line, file=progress), budget=budget
-    )
     data = {**plan.to_json(), "entity": outcome.entity}
     if fmt == "json":
-        result = _wandb_json(data, outcome.job, outcome.warnings, dry_run=False)
-        result["items"] = [
+        result_json = _wandb_json(data, outcome.job, outcome.warnings, dry_run=False)
+        result_json["items"] = [
             {"id": i.id, "seed": i.seed, "url": i.url, "run_id": i.run_id, "run_url": i.run_url}
             for i in outcome.items
         ]
-        result["superseded"] = [
+        result_json["superseded"] = [
             {"id": s.id, "commit": s.commit, "seed": s.seed} for s in outcome.superseded
         ]
-        echo_json(result)
+        echo_json(result_json)
     else:
         lines = [
             f"queued {len(outcome.items)} run(s) of {plan.branch} @ {plan.short} on W&B Launch "

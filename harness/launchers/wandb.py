@@ -13,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..budget import Spending, over_budget, queue_spending
@@ -20,6 +21,7 @@ from ..config import BudgetSettings, Settings
 from ..errors import HarnessError, StoreError, UsageError
 from ..launches import launch_lock
 from ..stores.wandb import call_wandb, connect
+from .local import LocalLauncher
 from .wandb_job import HELPER_JOB_TYPE, make_job, new_wandb_run_id, require_job_builder
 from .wandb_plan import WandbLaunchPlan, job_identity, normalize_remote, plan_wandb_launch
 from .wandb_queue import LAUNCH_PROJECT, QueueReader
@@ -31,6 +33,7 @@ __all__ = [
     "SupersededItem",
     "WandbLaunchOutcome",
     "WandbLaunchPlan",
+    "WandbLauncher",
     "job_identity",
     "launch_on_wandb",
     "normalize_remote",
@@ -284,3 +287,26 @@ def _launch_on_wandb(
     return WandbLaunchOutcome(
         plan, entity, job, url, tuple(items), tuple(superseded), tuple(warnings)
     )
+
+
+class WandbLauncher:
+    """The Launcher of the wandb backend: a branch's runs are queued on W&B Launch, and
+    started by its agents; nothing runs here. ``plan`` fixes the launch without contacting
+    W&B (``launch-job --dry-run`` stops there); ``queue`` queues it."""
+
+    def __init__(
+        self, settings: Settings, *, repo: Path, output: Callable[[str], None] | None = None
+    ) -> None:
+        self.settings, self.repo, self.output = settings, repo, output
+
+    def branch_settings(self, branch: str, commit: str) -> Settings:
+        """The branch's own settings at ``commit`` (its harness.yaml), as a run reads them."""
+        return LocalLauncher(self.settings, repo=self.repo).branch_settings(branch, commit)
+
+    def plan(self, branch: str, *, seeds: int | None = None) -> WandbLaunchPlan:
+        return plan_wandb_launch(self.settings, branch, repo=self.repo, seeds=seeds)
+
+    def queue(
+        self, plan: WandbLaunchPlan, *, budget: BudgetSettings | None = None
+    ) -> WandbLaunchOutcome:
+        return launch_on_wandb(self.settings, plan, output=self.output, budget=budget)
