@@ -109,11 +109,9 @@ def parse_yaml(text: str) -> Any:
         return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader
     except RecursionError as exc:  # the composer recurses per level
         raise DataError(f"nested deeper than {MAX_YAML_DEPTH} levels") from exc
-    except yaml.YAMLError:
+    except (DataError, yaml.YAMLError):
         raise
     except (ValueError, OverflowError) as exc:  # a constructor's: 2001-02-30, 5,000 digits
-        if isinstance(exc, DataError):
-            raise
         raise DataError(f"a value cannot be read: {shown(str(exc), 80)}") from exc
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import BudgetSettings
 from .launches import Launch
+from .manifest import parse_time
 from .runs import Run, RunState
 
 __all__ = ["Spending", "budget_json", "over_budget", "queue_spending", "spending"]
@@ -36,21 +37,11 @@ class Spending:
     concurrent: int  # live launches (each runs one run at a time), any branch
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        found = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
-
-
 def _hours(runs: Sequence[Run], now: datetime) -> float:
     seconds = 0.0
     for run in runs:
-        start = _time(run.created_at)
-        end = _time(run.ended_at) or (now if run.state is RunState.RUNNING else None)
+        start = parse_time(run.created_at)
+        end = parse_time(run.ended_at) or (now if run.state is RunState.RUNNING else None)
         if start is not None and end is not None and end > start:
             seconds += (end - start).total_seconds()
     return seconds / 3600

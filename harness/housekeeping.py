@@ -19,7 +19,7 @@ from typing import Any
 
 from .git import Git
 from .launches import FOLDER as LAUNCHES
-from .manifest import read_json
+from .manifest import parse_time, read_json
 from .runs import RunState
 from .stores.local import LocalStore
 
@@ -42,16 +42,6 @@ class GcPlan:
         }
 
 
-def _time(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
 def plan_gc(home: Path, *, older_than_s: float | None, now: datetime | None = None) -> GcPlan:
     """What ``harness gc`` would remove from the store at ``home``."""
     now = now or datetime.now(timezone.utc)
@@ -67,12 +57,14 @@ def plan_gc(home: Path, *, older_than_s: float | None, now: datetime | None = No
     if older_than_s is not None:
         cutoff = now - timedelta(seconds=older_than_s)
         for run in store.runs():
-            ended = _time(run.ended_at) or (_time(run.created_at) if run.state.ended else None)
+            ended = parse_time(run.ended_at) or (
+                parse_time(run.created_at) if run.state.ended else None
+            )
             if run.state is not RunState.RUNNING and ended is not None and ended < cutoff:
                 runs.append(run.id)
         for path in sorted((home / LAUNCHES).glob("*.json")):
             try:
-                ended = _time(read_json(path).get("ended_at"))
+                ended = parse_time(read_json(path).get("ended_at"))
             except (OSError, ValueError):
                 continue
             if ended is not None and ended < cutoff:

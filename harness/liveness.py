@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["owner_gone", "process_token", "this_process"]
+__all__ = ["owner_gone", "process_token", "stat_fields", "this_process"]
 
 _PROC = Path("/proc")
 
@@ -29,17 +29,23 @@ def _boot_id() -> str | None:
         return None
 
 
-def process_token(pid: int) -> str | None:
-    """``<boot id>:<start time in clock ticks>`` of a live process, None where the system
-    does not tell (no /proc) or the process does not exist."""
-    boot = _boot_id()
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name, from the state on
+    (``[0]`` state, ``[2]`` process group, ``[19]`` start time); None without one."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
-    fields = stat.rsplit(")", 1)[-1].split()
-    if boot is None or len(fields) < 20:
+    return stat.rsplit(")", 1)[-1].split()
+
+
+def process_token(pid: int) -> str | None:
+    """``<boot id>:<start time in clock ticks>`` of a live process, None where the system
+    does not tell (no /proc) or the process does not exist."""
+    boot = _boot_id()
+    fields = stat_fields(pid)
+    if boot is None or fields is None or len(fields) < 20:
         return None
     return f"{boot}:{fields[19]}"  # field 22 of the line: starttime
 

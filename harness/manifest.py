@@ -34,6 +34,7 @@ __all__ = [
     "bounded",
     "new_run_id",
     "now_iso",
+    "parse_time",
     "read_json",
     "update_manifest",
     "write_json_atomic",
@@ -66,6 +67,17 @@ def new_run_id() -> str:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_time(value: object) -> datetime | None:
+    """A record's ISO 8601 time (UTC when it names no zone); None when it is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def bounded(value: Any, depth: int = 0) -> Any:

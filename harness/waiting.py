@@ -159,8 +159,7 @@ class WandbProgress:
         covered = {run.seed for run in runs}  # seeds with a run, or an item still to start
         queued, failed = 0, []
         for item in items:
-            spec = item.spec
-            if (spec.get("entity"), spec.get("project")) != (entity, project):
+            if not item.in_project(entity, project):
                 continue
             if not self._ours(item.run_config) or {item.run_id, item.spec_run_id} & started:
                 continue

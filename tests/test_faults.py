@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.liveness import stat_fields
 from harness.stores.local import LocalStore
 
 from .helpers import (
@@ -95,11 +96,8 @@ sys.stdout.write("step 1\\r" * 200_000 + "done\\n")  # progress bars: 1.4 MB, on
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    fields = stat_fields(pid)
+    return fields is not None and bool(fields) and fields[0] != "Z"
 
 
 @pytest.mark.slow

@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from ..liveness import stat_fields
+
 __all__ = [
     "MAX_LINE_BYTES",
     "LineSplitter",
     "Terminated",
     "end_leftovers",
-    "group_processes",
     "pump",
     "run_processes",
     "sigterm_interrupts",
@@ -126,50 +127,36 @@ def pump(stream: IO[bytes], log: IO[bytes], emit: Callable[[str], None]) -> None
         emit(line.decode("utf-8", errors="replace"))
 
 
-def run_processes(run_id: str) -> list[int]:
-    """Processes (not this one) whose environment says HARNESS_RUN_ID=run_id (Linux)."""
+def run_processes(group: int, run_id: str) -> set[int]:
+    """Live processes (not this one) of the run: in process group ``group``, or carrying
+    HARNESS_RUN_ID=run_id in their environment. One pass over /proc (Linux; elsewhere
+    none are found)."""
     wanted = f"HARNESS_RUN_ID={run_id}".encode()
-    found: list[int] = []
+    found: set[int] = set()
     proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
+    for entry in proc.iterdir() if proc.is_dir() else []:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        fields = stat_fields(int(entry.name))
+        if not fields or fields[0] == "Z":  # gone, or a zombie: nothing left to end
+            continue
+        if len(fields) > 2 and fields[2] == str(group):
+            found.add(int(entry.name))
             continue
         try:
             environ = (entry / "environ").read_bytes()
         except OSError:  # gone, or another user's
             continue
         if wanted in environ.split(b"\0"):
-            found.append(int(entry.name))
+            found.add(int(entry.name))
     return found
-
-
-def group_processes(group: int) -> list[int]:
-    """Processes (not this one) in process group ``group`` (Linux)."""
-    found = []
-    proc = Path("/proc")
-    for entry in proc.iterdir() if proc.is_dir() else []:
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(group):
-            found.append(int(entry.name))
-    return found
-
-
-def _leftovers(group: int, run_id: str) -> set[int]:
-    return {*run_processes(run_id), *group_processes(group)}
 
 
 def end_leftovers(group: int, run_id: str, grace_s: float) -> int:
     """End what is left of a run: its process group, and every process still carrying its
     HARNESS_RUN_ID. SIGTERM, then SIGKILL after ``grace_s``. Returns how many processes
     were left (0: the script left nothing behind)."""
-    left = _leftovers(group, run_id)
+    left = run_processes(group, run_id)
     count = len(left)
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         if not left and sys.platform.startswith("linux"):
@@ -182,5 +169,5 @@ def end_leftovers(group: int, run_id: str, grace_s: float) -> int:
         deadline = time.monotonic() + wait
         while left and time.monotonic() < deadline:
             time.sleep(0.05)
-            left = _leftovers(group, run_id)
+            left = run_processes(group, run_id)
     return count

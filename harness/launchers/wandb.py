@@ -176,12 +176,12 @@ def _supersede(
     done: list[SupersededItem] = []
     warnings: list[str] = []
     for item in QueueReader(api, entity, plan.queue).items():
-        spec, config = item.spec, item.run_config
+        config = item.run_config
         if (
             item.id in new
             or item.state != "PENDING"
             or item.run_id
-            or (spec.get("entity"), spec.get("project")) != (entity, plan.project)
+            or not item.in_project(entity, plan.project)
             or config.get("branch") != plan.branch
             or config.get("commit") == plan.commit
         ):
@@ -214,8 +214,7 @@ def _spent(settings: Settings, api: Any, entity: str, plan: WandbLaunchPlan) -> 
     waiting = []
     for item in QueueReader(api, entity, plan.queue).items():
         branch = item.run_config.get("branch")
-        ours = (item.spec.get("entity"), item.spec.get("project")) == (entity, plan.project)
-        if item.waiting and ours and isinstance(branch, str):
+        if item.waiting and item.in_project(entity, plan.project) and isinstance(branch, str):
             waiting.append(branch)
     return queue_spending(runs, waiting, plan.branch, timeout_s=plan.timeout_s)
 

@@ -108,6 +108,10 @@ class QueueItem:
         found = self.spec.get("run_id")
         return found if isinstance(found, str) else None
 
+    def in_project(self, entity: str, project: str) -> bool:
+        """Queued for runs of ``entity/project`` (a queue serves an entity's projects)."""
+        return (self.spec.get("entity"), self.spec.get("project")) == (entity, project)
+
     @property
     def failed(self) -> bool:
         return self.state == "FAILED"

@@ -16,11 +16,11 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import BackendUnavailable, HarnessError, StoreError
+from ..manifest import parse_time
 from ..runs import Run, RunState, public, record_int, record_str
 
 T = TypeVar("T")
@@ -66,15 +66,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _iso(value: object) -> str | None:
     """W&B's timestamps are UTC, mostly without a zone; write them as the local store does."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.isoformat(timespec="seconds")
+    when = parse_time(value)
+    return when.isoformat(timespec="seconds") if when else None
 
 
 def run_from_wandb(raw: Any) -> Run:
